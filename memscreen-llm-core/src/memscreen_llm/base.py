@@ -1,0 +1,247 @@
+"""`LLMBase`: the interface every backend implements, and the checks it does for all of them."""
+
+from __future__ import annotations
+
+import abc
+import difflib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from .config import BaseLlmConfig
+from .errors import CapabilityError, UsageError
+from .types import (
+    Capability,
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    HealthReport,
+    StreamJoiner,
+)
+
+Messages = Sequence[Mapping[str, Any]]
+Tools = Sequence[Mapping[str, Any]]
+
+# Per-call options every backend accepts; a backend adds its own in `extra_call_options`.
+COMMON_CALL_OPTIONS = frozenset(
+    {"model", "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "timeout"}
+)
+_ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
+
+
+class LLMBase(abc.ABC):
+    """A configured backend. Subclasses implement `_chat` and, per capability, the rest.
+
+    The public methods validate the request, check the declared `capabilities`, and
+    raise `CapabilityError` for anything undeclared, so no request is silently dropped.
+    """
+
+    backend_name: str = "?"  # the registered name; set by the factory
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    extra_call_options: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: BaseLlmConfig) -> None:
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # --- the MemScreen / mem0 entry point ---
+
+    def generate_response(
+        self,
+        messages: Messages,
+        tools: Tools | None = None,
+        tool_choice: str | Mapping[str, Any] = "auto",
+        response_format: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> str | dict[str, Any]:
+        """Text, or `{"content", "tool_calls": [{"name", "arguments"}]}` when tools were given."""
+        result = self.chat(
+            messages, tools=tools, tool_choice=tool_choice, response_format=response_format,
+            **kwargs,
+        )
+        return result.to_memscreen(tools_given=bool(tools))
+
+    # --- chat, streaming, async ---
+
+    def chat(
+        self,
+        messages: Messages,
+        *,
+        tools: Tools | None = None,
+        tool_choice: str | Mapping[str, Any] | None = "auto",
+        response_format: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> ChatResult:
+        """One chat turn."""
+        return self._chat(self._request(messages, tools, tool_choice, response_format, options))
+
+    def stream(
+        self,
+        messages: Messages,
+        *,
+        tools: Tools | None = None,
+        tool_choice: str | Mapping[str, Any] | None = "auto",
+        response_format: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> Iterator[ChatDelta]:
+        """One chat turn as deltas; tool calls arrive whole."""
+        self._require(Capability.STREAMING)
+        request = self._request(messages, tools, tool_choice, response_format, options)
+        return self._stream(request)
+
+    async def achat(
+        self,
+        messages: Messages,
+        *,
+        tools: Tools | None = None,
+        tool_choice: str | Mapping[str, Any] | None = "auto",
+        response_format: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> ChatResult:
+        """`chat` for asyncio."""
+        self._require(Capability.ASYNC)
+        request = self._request(messages, tools, tool_choice, response_format, options)
+        return await self._achat(request)
+
+    def astream(
+        self,
+        messages: Messages,
+        *,
+        tools: Tools | None = None,
+        tool_choice: str | Mapping[str, Any] | None = "auto",
+        response_format: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> AsyncIterator[ChatDelta]:
+        """`stream` for asyncio."""
+        self._require(Capability.ASYNC)
+        self._require(Capability.STREAMING)
+        request = self._request(messages, tools, tool_choice, response_format, options)
+        return self._astream(request)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One embedding vector per text."""
+        self._require(Capability.EMBEDDINGS)
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise UsageError("embed() takes a list of strings")
+        return self._embed(list(texts))
+
+    def health(self) -> HealthReport:
+        """Check the engine: reachable, model present, context size."""
+        return self._health()
+
+    def close(self) -> None:  # noqa: B027 - optional: most backends hold nothing to release
+        """Release connections; the backend is unusable afterwards."""
+
+    def __enter__(self) -> LLMBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def supports(self, capability: Capability | str) -> bool:
+        return Capability(capability) in self.capabilities
+
+    # --- what subclasses implement ---
+
+    @abc.abstractmethod
+    def _chat(self, request: ChatRequest) -> ChatResult: ...
+
+    def _stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
+        raise CapabilityError(self.backend_name, "streaming")
+
+    async def _achat(self, request: ChatRequest) -> ChatResult:
+        # A backend declaring ASYNC without its own `_achat` gets one built on `_astream`.
+        joiner = StreamJoiner()
+        async for delta in self._astream(request):
+            joiner.add(delta)
+        return joiner.result()
+
+    def _astream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        raise CapabilityError(self.backend_name, "async streaming")
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        raise CapabilityError(self.backend_name, "embeddings")
+
+    @abc.abstractmethod
+    def _health(self) -> HealthReport: ...
+
+    # --- shared checks ---
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self.capabilities:
+            raise CapabilityError(self.backend_name, capability.value)
+
+    def _request(
+        self,
+        messages: Messages,
+        tools: Tools | None,
+        tool_choice: str | Mapping[str, Any] | None,
+        response_format: Mapping[str, Any] | None,
+        options: Mapping[str, Any],
+    ) -> ChatRequest:
+        _check_messages(messages)
+        if tools:
+            self._require(Capability.TOOLS)
+            _check_tools(tools)
+        if response_format is not None and _check_response_format(response_format) != "text":
+            self._require(Capability.JSON_SCHEMA)
+        self._check_options(options)
+        return ChatRequest(
+            messages=tuple(messages),
+            tools=tuple(tools) if tools else None,
+            tool_choice=tool_choice if tools else None,
+            response_format=response_format,
+            options=dict(options),
+        )
+
+    def _check_options(self, options: Mapping[str, Any]) -> None:
+        allowed = COMMON_CALL_OPTIONS | self.extra_call_options
+        for name in options:
+            if name not in allowed:
+                close = difflib.get_close_matches(name, sorted(allowed), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise UsageError(
+                    f"unknown option {name!r} for backend {self.backend_name!r}{hint} "
+                    f"(accepted: {', '.join(sorted(allowed))})"
+                )
+
+
+def _check_messages(messages: Messages) -> None:
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence) or not messages:
+        raise UsageError("messages must be a non-empty list of {'role': ..., 'content': ...} dicts")
+    for index, message in enumerate(messages):
+        if not isinstance(message, Mapping) or "role" not in message:
+            raise UsageError(f"messages[{index}] must be a dict with a 'role'")
+        if message["role"] not in _ROLES:
+            raise UsageError(
+                f"messages[{index}] has role {message['role']!r}; "
+                f"expected one of {', '.join(sorted(_ROLES))}"
+            )
+
+
+def _check_tools(tools: Tools) -> None:
+    for index, tool in enumerate(tools):
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if not isinstance(function, Mapping) or not function.get("name"):
+            raise UsageError(
+                f"tools[{index}] must be an OpenAI tool: "
+                "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
+            )
+
+
+def _check_response_format(response_format: Mapping[str, Any]) -> str:
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind == "json_schema":
+        schema = response_format.get("json_schema")
+        if not isinstance(schema, Mapping) or not isinstance(schema.get("schema"), Mapping):
+            raise UsageError(
+                "response_format json_schema needs {'type': 'json_schema', "
+                "'json_schema': {'name': ..., 'schema': {...}}}"
+            )
+    elif kind not in ("json_object", "text"):
+        raise UsageError(
+            "response_format must be {'type': 'json_object'} or "
+            "{'type': 'json_schema', 'json_schema': {...}}"
+        )
+    return str(kind)

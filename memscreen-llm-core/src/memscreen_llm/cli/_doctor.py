@@ -1,0 +1,47 @@
+"""`memscreen-llm doctor`: one ok/fail line per check, each failure with its fix."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..errors import BackendUnavailableError, ConfigError
+from ..factory import build
+from ..types import HealthCheck
+from ._common import resolve_from_args
+from ._main import EXIT_OK, EXIT_RUNTIME, EXIT_UNREACHABLE, EXIT_USAGE
+
+# The check a backend names "server" is reachability; its failure gets its own exit code.
+SERVER_CHECK = "server"
+
+
+def _line(check: HealthCheck) -> None:
+    print(f"{'ok' if check.ok else 'FAIL':<5} {check.name:<10} {check.detail}")
+    if not check.ok and check.fix:
+        print(f"{'':<16} fix: {check.fix}")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        resolved = resolve_from_args(args)
+    except ConfigError as exc:
+        _line(HealthCheck("config", False, str(exc).splitlines()[0], exc.fix))
+        return EXIT_USAGE
+    plugin = resolved.backend.plugin
+    _line(HealthCheck(
+        "backend", True,
+        f"{resolved.backend.name} from {plugin.distribution} {plugin.version} "
+        f"(chosen by {resolved.backend_source})",
+    ))
+    _line(HealthCheck("config", True, f"model={resolved.config.model!r}"))
+    try:
+        with build(resolved.backend, resolved.config) as llm:
+            report = llm.health()
+    except BackendUnavailableError as exc:
+        _line(HealthCheck(SERVER_CHECK, False, f"unreachable: {exc.url}", exc.hint))
+        return EXIT_UNREACHABLE
+    for check in report.checks:
+        _line(check)
+    if report.ok:
+        return EXIT_OK
+    failed = {check.name for check in report.checks if not check.ok}
+    return EXIT_UNREACHABLE if SERVER_CHECK in failed else EXIT_RUNTIME

@@ -1,0 +1,196 @@
+"""Backend configuration: `BaseLlmConfig`, the `setting()` field helper and its validators."""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+_META_KEY = "memscreen_llm"
+REDACTED = "***"
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+@attrs.frozen
+class SettingInfo:
+    """What a config field declares beyond its type: env names, secrecy, help text."""
+
+    env: tuple[str, ...] = ()
+    secret: bool = False
+    help: str = ""
+
+
+def _redacted_repr(value: object) -> str:
+    return repr(None) if value is None else repr(REDACTED)
+
+
+def setting(
+    default: Any = attrs.NOTHING,
+    *,
+    validator: Validator | None = None,
+    env: tuple[str, ...] = (),
+    secret: bool = False,
+    help: str = "",
+    factory: Callable[[], Any] | None = None,
+) -> Any:
+    """An attrs field for a config class; `env` adds names on top of MEMSCREEN_<BACKEND>_<FIELD>."""
+    info = SettingInfo(env=env, secret=secret, help=help)
+    return attrs.field(
+        default=default if factory is None else attrs.Factory(factory),
+        validator=validator,
+        repr=_redacted_repr if secret else True,
+        metadata={_META_KEY: info},
+    )
+
+
+def setting_info(field: attrs.Attribute[Any]) -> SettingInfo:
+    info = field.metadata.get(_META_KEY)
+    return info if isinstance(info, SettingInfo) else SettingInfo()
+
+
+# --- validators: each raises ValueError/TypeError saying what a good value looks like ---
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def number(
+    *, min: float | None = None, max: float | None = None, min_exclusive: bool = False,
+    optional: bool = False,
+) -> Validator:
+    """A float (ints accepted) within [min, max]; `min_exclusive` makes the lower bound open."""
+
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not _is_number(value):
+            raise TypeError(f"{field.name} must be a number, got {type(value).__name__}")
+        if min is not None and (value <= min if min_exclusive else value < min):
+            raise ValueError(f"{field.name} must be {'>' if min_exclusive else '>='} {min}")
+        if max is not None and value > max:
+            raise ValueError(f"{field.name} must be <= {max}")
+
+    return check
+
+
+def integer(*, min: int | None = None, max: int | None = None, optional: bool = False) -> Validator:
+    """An int within [min, max]."""
+
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{field.name} must be an integer, got {type(value).__name__}")
+        if min is not None and value < min:
+            raise ValueError(f"{field.name} must be >= {min}")
+        if max is not None and value > max:
+            raise ValueError(f"{field.name} must be <= {max}")
+
+    return check
+
+
+def string(*, optional: bool = False, choices: tuple[str, ...] | None = None) -> Validator:
+    """A non-empty string, optionally one of `choices`."""
+
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str):
+            raise TypeError(f"{field.name} must be a string, got {type(value).__name__}")
+        if not value.strip():
+            raise ValueError(f"{field.name} must not be empty")
+        if choices is not None and value not in choices:
+            raise ValueError(f"{field.name} must be one of: {', '.join(choices)}")
+
+    return check
+
+
+def boolean() -> Validator:
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"{field.name} must be true or false, got {type(value).__name__}")
+
+    return check
+
+
+def http_url(*, optional: bool = False) -> Validator:
+    """An absolute http(s) URL with a host."""
+
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, str):
+            raise TypeError(f"{field.name} must be a URL string, got {type(value).__name__}")
+        parsed = urllib.parse.urlsplit(value)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(
+                f"{field.name} must be an http:// or https:// URL with a host, "
+                "e.g. http://localhost:11434"
+            )
+        try:
+            parsed.port  # noqa: B018 - raises ValueError for a bad port
+        except ValueError as exc:
+            raise ValueError(f"{field.name} has a bad port: {exc}") from None
+
+    return check
+
+
+def mapping(*, optional: bool = True) -> Validator:
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if value is None and optional:
+            return
+        if not isinstance(value, dict):
+            raise TypeError(f"{field.name} must be a table/object, got {type(value).__name__}")
+
+    return check
+
+
+def string_list() -> Validator:
+    def check(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"{field.name} must be a list of strings")
+
+    return check
+
+
+@attrs.frozen(kw_only=True)
+class BaseLlmConfig:
+    """Fields every backend has; each backend subclasses it with its own."""
+
+    model: str | None = setting(None, validator=string(optional=True), help="model name")
+    temperature: float = setting(0.1, validator=number(min=0, max=2), help="sampling temperature")
+    top_p: float | None = setting(
+        None, validator=number(min=0, min_exclusive=True, max=1, optional=True),
+        help="nucleus sampling; unset = engine default",
+    )
+    top_k: int | None = setting(
+        None, validator=integer(min=0, optional=True), help="top-k sampling; unset = engine default"
+    )
+    max_tokens: int | None = setting(
+        2000, validator=integer(min=1, optional=True), help="most tokens to generate"
+    )
+    seed: int | None = setting(None, validator=integer(optional=True), help="sampling seed")
+    timeout: float = setting(
+        120.0, validator=number(min=0, min_exclusive=True), help="seconds before a request fails"
+    )
+    api_key: str | None = setting(
+        None, validator=string(optional=True), secret=True, help="API key, if the server wants one"
+    )
+
+    def replace(self, **changes: Any) -> BaseLlmConfig:
+        """A copy with some fields changed, validated again."""
+        return attrs.evolve(self, **changes)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The fields as a dict, secrets redacted: safe to log or print."""
+        out: dict[str, Any] = {}
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if setting_info(field).secret and value is not None:
+                value = REDACTED
+            out[field.name] = value
+        return out

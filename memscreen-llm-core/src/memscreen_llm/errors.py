@@ -1,0 +1,140 @@
+"""Every error memscreen-llm raises on purpose, each with the facts a user needs to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Distributions the project publishes, by the backend names (and aliases) they provide.
+FIRST_PARTY_BACKENDS = {
+    "ollama": "memscreen-llm-ollama",
+    "vllm": "memscreen-llm-vllm",
+    "step35": "memscreen-llm-step35",
+    "step3p5": "memscreen-llm-step35",
+    "step-3.5-flash": "memscreen-llm-step35",
+}
+
+
+class MemscreenLLMError(Exception):
+    """Base of all errors raised on purpose; `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(MemscreenLLMError):
+    """A request or command that cannot be carried out as asked."""
+
+    exit_code = 2
+
+
+class UnknownBackendError(UsageError):
+    """No installed plugin provides the backend asked for."""
+
+    def __init__(self, name: str, installed: list[str], problem: str | None = None) -> None:
+        self.name = name
+        self.installed = installed
+        lines = [problem or f"unknown backend {name!r}"]
+        lines.append("installed backends: " + (", ".join(installed) if installed else "(none)"))
+        dist = FIRST_PARTY_BACKENDS.get(name.lower())
+        if dist is not None and problem is None:
+            lines.append(f"to add it: pip install {dist}")
+        super().__init__("\n".join(lines))
+
+
+class ConfigError(UsageError):
+    """A config value that is missing, unknown or invalid; names field, source and fix."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        source: str | None = None,
+        value: Any = None,
+        fix: str | None = None,
+    ) -> None:
+        self.field = field
+        self.source = source
+        self.value = value
+        self.fix = fix
+        parts = [message]
+        if source:
+            parts.append(f"  source: {source}")
+        if fix:
+            parts.append(f"  fix: {fix}")
+        super().__init__("\n".join(parts))
+
+
+class CapabilityError(UsageError):
+    """A backend was asked for something it does not declare it can do."""
+
+    def __init__(self, backend: str, capability: str, detail: str = "") -> None:
+        self.backend = backend
+        self.capability = capability
+        msg = f"backend {backend!r} does not support {capability}"
+        super().__init__(f"{msg}: {detail}" if detail else msg)
+
+
+class PluginLoadError(MemscreenLLMError):
+    """A plugin failed to load (raised only in strict mode; otherwise it is reported)."""
+
+
+class BackendError(MemscreenLLMError):
+    """A backend or its engine failed at run time."""
+
+
+class BackendUnavailableError(BackendError):
+    """The engine's server cannot be reached."""
+
+    exit_code = 3
+
+    def __init__(self, url: str, hint: str | None = None, cause: str | None = None) -> None:
+        self.url = url
+        self.hint = hint
+        msg = f"cannot reach the server at {url}"
+        if cause:
+            msg += f" ({cause})"
+        if hint:
+            msg += f"\n  to start it: {hint}"
+        super().__init__(msg)
+
+
+class ModelNotFoundError(BackendError):
+    """The engine does not have the requested model."""
+
+    def __init__(
+        self, model: str, available: list[str] | None = None, fix: str | None = None
+    ) -> None:
+        self.model = model
+        self.available = available or []
+        msg = f"model {model!r} not found"
+        if available is not None:
+            msg += "; available: " + (", ".join(available) if available else "(none)")
+        if fix:
+            msg += f"\n  fix: {fix}"
+        super().__init__(msg)
+
+
+class ContextLengthError(BackendError):
+    """The prompt does not fit the model's context window."""
+
+    def __init__(self, prompt_tokens: int, max_context: int, *, estimated: bool = False) -> None:
+        self.prompt_tokens = prompt_tokens
+        self.max_context = max_context
+        self.estimated = estimated
+        approx = "about " if estimated else ""
+        super().__init__(
+            f"prompt is {approx}{prompt_tokens} tokens, over the context budget of "
+            f"{max_context} tokens{' (estimated count)' if estimated else ''}"
+        )
+
+
+class ResponseParseError(BackendError):
+    """The engine's output could not be parsed as promised (JSON, tool calls)."""
+
+
+class StreamInterruptedError(BackendError):
+    """A stream ended before the engine said it was done; `partial` holds what arrived."""
+
+    def __init__(self, message: str, partial: Any = None) -> None:
+        self.partial = partial
+        super().__init__(message)

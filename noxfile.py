@@ -1,0 +1,89 @@
+"""Per-distribution test sessions, lint, types, compose checks, the demo and the benchmarks.
+
+Every test session gets a virtualenv holding one package and what it depends on, which
+proves each distribution installs and works on its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use the machine's Python, never fetch one
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "tests", "compose"]
+nox.options.error_on_missing_interpreters = True
+
+# package id -> the local distributions its test venv needs, itself last.
+STACKS = {
+    "core": ["memscreen-llm-core"],
+    "ollama": ["memscreen-llm-core", "memscreen-llm-ollama"],
+    "vllm": ["memscreen-llm-core", "memscreen-llm-vllm"],
+    "step35": ["memscreen-llm-core", "memscreen-llm-vllm", "memscreen-llm-step35"],
+}
+PACKAGES = [
+    name for name, stack in STACKS.items() if (ROOT / stack[-1] / "pyproject.toml").is_file()
+]
+ALL_DISTS = [f"memscreen-llm-{name}" for name in PACKAGES]
+
+
+def _install_editable(session: nox.Session, dists: list[str], extra: str | None = None) -> None:
+    args: list[str] = []
+    for index, dist in enumerate(dists):
+        with_extra = extra and index == len(dists) - 1
+        args += ["-e", f"{dist}[{extra}]" if with_extra else dist]
+    session.install(*args)
+
+
+@nox.session
+@nox.parametrize("package", PACKAGES, ids=PACKAGES)
+def tests(session: nox.Session, package: str) -> None:
+    """Run one distribution's tests in a venv with only it and its dependencies."""
+    stack = STACKS[package]
+    _install_editable(session, stack, extra="test")
+    session.chdir(ROOT / stack[-1])
+    session.run("pytest", "tests", "-q", "-rs", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over every distribution, the examples and the benchmarks."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy: strict on core, the plugins against it."""
+    _install_editable(session, ALL_DISTS)
+    session.install("mypy")
+    session.run("mypy", "--strict", "memscreen-llm-core/src")
+    for name in PACKAGES[1:]:
+        session.run("mypy", f"memscreen-llm-{name}/src")
+
+
+@nox.session
+def compose(session: nox.Session) -> None:
+    """Check every shipped compose file with the real Compose v2 binary."""
+    session.run("python", str(ROOT / ".ci" / "compose_check.py"), external=True)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: CLI startup against bare Python, and the backends against raw clients."""
+    _install_editable(session, ALL_DISTS)
+    session.run("python", "benchmarks/bench_startup.py", *session.posargs)
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        if script.name != "bench_startup.py":
+            session.run("python", str(script))
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: the plugin system end to end against a local engine."""
+    _install_editable(session, ALL_DISTS)
+    session.run("python", "examples/demo.py", *session.posargs)
