@@ -6,8 +6,10 @@ import asyncio
 import sys
 from pathlib import Path
 
-import memscreen_llm
 import pytest
+from plugin_dists import write_echo
+
+import memscreen_llm
 from memscreen_llm import (
     CapabilityError,
     ChatResult,
@@ -16,7 +18,6 @@ from memscreen_llm import (
     create_llm,
     join_deltas,
 )
-from plugin_dists import write_echo
 
 MESSAGES = [{"role": "user", "content": "hello there world"}]
 TOOLS = [{"type": "function", "function": {"name": "note", "parameters": {"type": "object"}}}]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from plugin_dists import write_echo
+
 from memscreen_llm import ConfigError, UnknownBackendError, discover
 from memscreen_llm._config_resolve import resolve
-from plugin_dists import write_echo
 
 
 @pytest.fixture

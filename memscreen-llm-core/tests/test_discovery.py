@@ -6,9 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from plugin_dists import write_dist, write_echo
+
 from memscreen_llm import PluginLoadError, UnknownBackendError, discover
 from memscreen_llm._registry import PluginStatus
-from plugin_dists import write_dist, write_echo
 
 BROKEN_IMPORT = "raise ImportError('needs libfoo')\n"
 RAISING_HOOK = """

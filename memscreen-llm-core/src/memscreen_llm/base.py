@@ -23,7 +23,7 @@ Tools = Sequence[Mapping[str, Any]]
 
 # Per-call options every backend accepts; a backend adds its own in `extra_call_options`.
 COMMON_CALL_OPTIONS = frozenset(
-    {"model", "temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "timeout"}
+    {"model", "temperature", "top_p", "top_k", "max_tokens", "seed", "stop"}
 )
 _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 

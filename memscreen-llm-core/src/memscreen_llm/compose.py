@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
 from ._registry import RegisteredBackend
@@ -26,6 +25,8 @@ def compose_path(backend: RegisteredBackend, variant: str | None = None) -> Path
             f"backend {backend.name!r} has no compose variant {chosen!r}; "
             f"variants: {', '.join(variants(backend))}"
         )
+    import importlib.resources  # here, not at the top: plugins import this module at discovery
+
     package, _, relative = files[chosen].partition(":")
     resource = importlib.resources.files(package).joinpath(relative)
     # Wheels install as plain files, so the resource is a real path on disk.

@@ -155,6 +155,15 @@ class StreamJoiner:
     def finished(self) -> bool:
         return self._finish_reason is not None
 
+    @property
+    def has_tool_calls(self) -> bool:
+        return bool(self._tool_calls)
+
+    @property
+    def has_text(self) -> bool:
+        """Whether any content or reasoning arrived (cheap: no joining)."""
+        return bool(self._content or self._reasoning)
+
     def result(self) -> ChatResult:
         return ChatResult(
             content="".join(self._content),

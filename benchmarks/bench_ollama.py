@@ -1,0 +1,92 @@
+"""`generate_response` through memscreen-llm against the raw `ollama` client, one local server.
+
+Both send the same request to the same loopback Ollama (the project's CPU build and tiny
+model), interleaved, so engine time is shared; the ratio of medians is our overhead.
+Target: at most 1.10x the raw call's median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = ROOT / "memscreen-llm-ollama" / "tests" / "engine" / "ollama_engine.py"
+TARGET = 1.10
+MESSAGES = [{"role": "user", "content": "Summarise my screen activity."}]
+OPTIONS = {"temperature": 0.0, "seed": 1, "num_predict": 8}
+
+
+def load_engine():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("ollama_engine", ENGINE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ollama_engine"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def timed(call: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    call()
+    return (time.perf_counter() - start) * 1000
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    engine_module = load_engine()
+    try:
+        engine = engine_module.provision(log=lambda line: print(f"  {line}", file=sys.stderr))
+    except engine_module.EngineUnavailable as exc:
+        print(f"SKIPPED: the local Ollama could not be provisioned: {exc}")
+        return 0
+    import ollama
+
+    from memscreen_llm import create_llm
+
+    with engine_module.OllamaServer(engine) as server:
+        server.create_model("tiny")
+        raw = ollama.Client(host=server.base_url)
+        ours = create_llm("ollama", base_url=server.base_url, model="tiny", temperature=0.0,
+                          seed=1, max_tokens=8)
+
+        def raw_call() -> object:
+            return raw.chat(model="tiny", messages=MESSAGES, options=OPTIONS).message.content
+
+        def our_call() -> object:
+            return ours.generate_response(MESSAGES)
+
+        assert raw_call() == our_call(), "both must send the same request"
+        for _ in range(20):  # warm up both paths
+            raw_call()
+            our_call()
+        raw_ms, our_ms = [], []
+        for _ in range(args.runs):
+            raw_ms.append(timed(raw_call))
+            our_ms.append(timed(our_call))
+    raw_median, our_median = statistics.median(raw_ms), statistics.median(our_ms)
+    ratio = our_median / raw_median
+    result = {"runs": args.runs, "raw_ollama_ms": round(raw_median, 3),
+              "memscreen_llm_ms": round(our_median, 3), "ratio": round(ratio, 3),
+              "target": TARGET, "pass": ratio <= TARGET, "ollama_version": engine.version}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"Ollama {engine.version}, {args.runs} interleaved calls each, num_predict=8")
+        print(f"raw ollama.Client.chat        median {raw_median:8.3f} ms")
+        print(f"memscreen-llm generate_response median {our_median:8.3f} ms")
+        print(f"ratio {ratio:.3f} (target <= {TARGET})  {'PASS' if ratio <= TARGET else 'FAIL'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

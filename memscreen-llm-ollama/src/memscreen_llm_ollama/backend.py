@@ -1,0 +1,163 @@
+"""`OllamaLLM`: chat, streaming, async, tools, thinking, JSON formats and embeddings on Ollama."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import ollama
+
+from memscreen_llm import Capability, ChatDelta, ChatRequest, ChatResult, HealthReport, LLMBase
+from memscreen_llm.errors import ConfigError, StreamInterruptedError, UsageError
+from memscreen_llm.types import StreamJoiner
+
+from . import _health, _messages
+from ._errors import CLIENT_ERRORS, translate
+from .config import OllamaConfig
+
+# memscreen-llm option -> Ollama `options` key
+_OPTION_NAMES = {
+    "temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
+    "max_tokens": "num_predict", "seed": "seed", "stop": "stop", "num_ctx": "num_ctx",
+}
+
+
+class OllamaLLM(LLMBase):
+    """A backend bound to one Ollama server; its sync client is shared by all calls."""
+
+    capabilities = frozenset({
+        Capability.STREAMING, Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA,
+        Capability.EMBEDDINGS, Capability.ASYNC,
+    })
+    extra_call_options = frozenset({"think", "keep_alive", "num_ctx", "options"})
+    config: OllamaConfig
+
+    def __init__(self, config: OllamaConfig) -> None:
+        super().__init__(config)
+        self._client = ollama.Client(
+            host=config.base_url, timeout=config.timeout, headers=config.headers
+        )
+        # An httpx AsyncClient belongs to the event loop it first ran on: one per loop.
+        self._async_clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, ollama.AsyncClient
+        ] = weakref.WeakKeyDictionary()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- requests ---
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        cfg, opts = self.config, request.options
+        model = opts.get("model") or cfg.model
+        if not model:
+            raise ConfigError("no model set for the ollama backend", field="model",
+                              fix="set MEMSCREEN_OLLAMA_MODEL, or pass model=...")
+        options: dict[str, Any] = dict(cfg.options or {})
+        for ours, theirs in _OPTION_NAMES.items():
+            value = opts.get(ours, getattr(cfg, ours, None))
+            if value is not None:
+                options[theirs] = value
+        options.update(opts.get("options") or {})
+        params: dict[str, Any] = {
+            "model": model,
+            "messages": _messages.to_ollama_messages(request.messages),
+            "options": options,
+        }
+        if request.tools:
+            if request.tool_choice not in ("auto", "none", None):
+                raise UsageError(
+                    f"Ollama cannot force a tool call (tool_choice={request.tool_choice!r}); "
+                    "use 'auto' or 'none'"
+                )
+            if request.tool_choice != "none":
+                params["tools"] = [dict(tool) for tool in request.tools]
+        think = opts.get("think", cfg.think)
+        if think is not None:
+            params["think"] = think
+        keep_alive = opts.get("keep_alive", cfg.keep_alive)
+        if keep_alive is not None:
+            params["keep_alive"] = keep_alive
+        fmt = _messages.to_format(request.response_format)
+        if fmt is not None:
+            params["format"] = fmt
+        return params
+
+    def _error(self, exc: BaseException, model: str | None = None) -> Exception:
+        cfg = self.config
+        return translate(exc, url=cfg.base_url, model=model or cfg.model, timeout=cfg.timeout)
+
+    def _chat(self, request: ChatRequest) -> ChatResult:
+        params = self._params(request)
+        try:
+            response = self._client.chat(**params)
+        except CLIENT_ERRORS as exc:
+            raise self._error(exc, params["model"]) from exc
+        return _messages.to_result(response)
+
+    def _stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
+        params = self._params(request)
+        joiner = StreamJoiner()
+        try:
+            for chunk in self._client.chat(**params, stream=True):
+                yield joiner.add(_messages.to_delta(chunk, joiner.has_tool_calls))
+        except CLIENT_ERRORS as exc:
+            raise self._interrupted(exc, joiner, params["model"]) from exc
+        if not joiner.finished:
+            raise self._interrupted(None, joiner, params["model"])
+
+    def _interrupted(
+        self, exc: BaseException | None, joiner: StreamJoiner, model: str
+    ) -> Exception:
+        if not joiner.has_text and exc is not None:
+            return self._error(exc, model)  # nothing arrived: the plain error says more
+        cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
+        return StreamInterruptedError(
+            f"the stream from Ollama at {self.config.base_url} broke off before it was done"
+            f"{cause}", partial=joiner.result(),
+        )
+
+    def _aclient(self) -> ollama.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            client = ollama.AsyncClient(
+                host=self.config.base_url, timeout=self.config.timeout, headers=self.config.headers
+            )
+            self._async_clients[loop] = client
+        return client
+
+    async def _achat(self, request: ChatRequest) -> ChatResult:
+        params = self._params(request)
+        try:
+            response = await self._aclient().chat(**params)
+        except CLIENT_ERRORS as exc:
+            raise self._error(exc, params["model"]) from exc
+        return _messages.to_result(response)
+
+    async def _astream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        params = self._params(request)
+        joiner = StreamJoiner()
+        try:
+            async for chunk in await self._aclient().chat(**params, stream=True):
+                yield joiner.add(_messages.to_delta(chunk, joiner.has_tool_calls))
+        except CLIENT_ERRORS as exc:
+            raise self._interrupted(exc, joiner, params["model"]) from exc
+        if not joiner.finished:
+            raise self._interrupted(None, joiner, params["model"])
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        model = self.config.embedding_model or self.config.model
+        try:
+            response = self._client.embed(model=model or "", input=texts)
+        except CLIENT_ERRORS as exc:
+            raise self._error(exc, model) from exc
+        return [list(map(float, vector)) for vector in response.embeddings]
+
+    def _health(self) -> HealthReport:
+        return _health.check(self._client, self.config, self.backend_name)
+
+
+__all__ = ["OllamaLLM"]
