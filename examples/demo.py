@@ -66,12 +66,14 @@ def chat_through_the_plugin_system() -> None:
           f"usage={result.usage}")
     print(f"  content: {result.content!r}")
     print("stream: ", end="", flush=True)
-    pieces = 0
+    pieces: list[str] = []
     for delta in llm.stream(messages):
         if delta.content:
-            pieces += 1
+            pieces.append(delta.content)
             print(delta.content, end="", flush=True)
-    print(f"\n  ({pieces} content deltas; joined stream == chat at temperature 0)")
+    same = "".join(pieces) == result.content
+    print(f"\n  ({len(pieces)} content deltas; joined stream "
+          f"{'equals' if same else 'DIFFERS FROM'} the plain chat at temperature 0)")
     print(f"generate_response (MemScreen API): {llm.generate_response(messages)!r}")
     llm.close()
 
