@@ -30,11 +30,11 @@ def median_ms(command: list[str], runs: int) -> float:
 def imported_sdks() -> list[str]:
     probe = (
         "import sys; from memscreen_llm.cli import main; main(['backends', '--json']); "
-        f"print(','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({SDKS!r}))))"
+        f"print('SDKS:' + ','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({SDKS!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    last = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
-    return [name for name in last.split(",") if name and not name.startswith(("[", "{"))]
+    line = next(line for line in out.stdout.splitlines() if line.startswith("SDKS:"))
+    return [name for name in line.removeprefix("SDKS:").split(",") if name]
 
 
 def main() -> int:

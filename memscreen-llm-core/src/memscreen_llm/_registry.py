@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .errors import FIRST_PARTY_BACKENDS, UnknownBackendError
-from .parsing import OutputParser
 from .specs import BackendSpec, ParserSpec, load_target
+
+if TYPE_CHECKING:  # parsing pulls in the result types, which `backends` never needs
+    from .parsing import OutputParser
 
 
 class PluginStatus(str, enum.Enum):
@@ -88,6 +90,8 @@ class Registry:
             raise UnknownBackendError(
                 name, [], problem=f"unknown parser {name!r}; installed parsers: {installed}{hint}"
             )
+        from .parsing import OutputParser
+
         spec = found.spec
         reasoning = load_target(spec.reasoning)() if spec.reasoning else None
         tool_calls = load_target(spec.tool_calls)(tools) if spec.tool_calls else None

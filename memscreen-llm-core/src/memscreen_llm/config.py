@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -125,6 +124,8 @@ def http_url(*, optional: bool = False) -> Validator:
             return
         if not isinstance(value, str):
             raise TypeError(f"{field.name} must be a URL string, got {type(value).__name__}")
+        import urllib.parse  # here: config classes are imported at discovery, URLs checked later
+
         parsed = urllib.parse.urlsplit(value)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ValueError(
