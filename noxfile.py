@@ -60,7 +60,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy: strict on core, the plugins against it."""
     _install_editable(session, ALL_DISTS)
-    session.install("mypy")
+    session.install("mypy", "pytest")
     session.run("mypy", "--strict", "memscreen-llm-core/src")
     for name in PACKAGES[1:]:
         session.run("mypy", f"memscreen-llm-{name}/src")

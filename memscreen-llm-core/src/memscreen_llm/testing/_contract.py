@@ -1,0 +1,202 @@
+"""`BackendContract`: the interface contract every backend must keep, as pytest tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import pytest
+
+from .._config_resolve import resolve
+from .._discovery import get_registry
+from ..base import LLMBase
+from ..errors import (
+    BackendUnavailableError,
+    CapabilityError,
+    ConfigError,
+    ModelNotFoundError,
+)
+from ..factory import build, create_llm
+from ..types import Capability, ChatResult, ToolCall, join_deltas
+from ._ports import free_port
+
+WEATHER_TOOL = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}}
+SECRET = "sk-contract-kit-s3cret"
+
+
+def _same_turn(a: ChatResult, b: ChatResult) -> None:
+    assert (a.content, a.reasoning, a.finish_reason) == (b.content, b.reasoning, b.finish_reason)
+    assert [(c.name, c.arguments) for c in a.tool_calls] == [
+        (c.name, c.arguments) for c in b.tool_calls]
+
+
+class BackendContract:
+    """Subclass it (name it Test...), set `backend`, and provide the `llm` fixture.
+
+    `llm` must be deterministic for the options in `deterministic` (e.g. temperature 0),
+    so that streamed and async answers can be compared with the plain one.
+    """
+
+    backend: ClassVar[str] = ""
+    messages: ClassVar[list[dict[str, Any]]] = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Name a colour."},
+    ]
+    tools: ClassVar[list[dict[str, Any]]] = [WEATHER_TOOL]
+    deterministic: ClassVar[dict[str, Any]] = {"temperature": 0.0, "max_tokens": 16}
+
+    # --- what an author provides or overrides ---
+
+    @pytest.fixture
+    def llm(self) -> LLMBase:
+        pytest.fail(f"{type(self).__name__} must define an `llm` fixture that creates the "
+                    "backend against a live server")
+
+    @pytest.fixture
+    def unreachable_llm(self, llm: LLMBase) -> LLMBase:
+        """The same backend pointed at a loopback port nothing listens on."""
+        return self._rebuilt(llm, base_url=f"http://127.0.0.1:{free_port()}")
+
+    @pytest.fixture
+    def unknown_model_llm(self, llm: LLMBase) -> LLMBase:
+        return self._rebuilt(llm, model="no-such-model-contract-kit")
+
+    def reasoning_request(self) -> Mapping[str, Any] | None:
+        """Per-call options that make this backend's test model reason; None skips the check."""
+        return None
+
+    def tool_call_request(self) -> Mapping[str, Any] | None:
+        """Per-call options that make the test model call `get_weather`; None checks less."""
+        return None
+
+    # --- helpers ---
+
+    def _rebuilt(self, llm: LLMBase, **changes: Any) -> LLMBase:
+        if any(not hasattr(llm.config, name) for name in changes):
+            pytest.skip(f"the config has no {', '.join(changes)} field; override the fixture")
+        return build(get_registry().find_backend(self.backend), llm.config.replace(**changes))
+
+    def _require(self, llm: LLMBase, capability: Capability) -> None:
+        if not llm.supports(capability):
+            pytest.skip(f"backend {self.backend!r} does not declare {capability.value}")
+
+    # --- the contract ---
+
+    def test_contract_registered_and_discovered(self, llm: LLMBase) -> None:
+        registered = get_registry().find_backend(self.backend)
+        assert registered.plugin.status.value == "ok"
+        assert registered.plugin.distribution, "backend must come from an installed distribution"
+        assert isinstance(llm, LLMBase)
+        assert llm.backend_name == registered.name
+        entry = next(e for e in get_registry().entries() if e["name"] == registered.name)
+        assert entry["status"] == "ok"
+
+    def test_contract_config_is_validated(self) -> None:
+        with pytest.raises(ConfigError) as err:
+            create_llm(self.backend, temperature="hot")
+        assert err.value.field == "temperature" and err.value.source == "argument"
+        with pytest.raises(ConfigError, match="did you mean 'temperature'"):
+            create_llm(self.backend, temprature=0.5)
+        with pytest.raises(ConfigError) as err:
+            resolve(get_registry(), self.backend, env={"MEMSCREEN_LLM_BACKEND": self.backend,
+                    f"MEMSCREEN_{self.backend.upper().replace('-', '_')}_MAX_TOKENS": "lots"})
+        assert err.value.field == "max_tokens" and "env " in (err.value.source or "")
+
+    def test_contract_secrets_are_redacted(self, llm: LLMBase) -> None:
+        config = llm.config.replace(api_key=SECRET)
+        assert config.api_key == SECRET
+        for shown in (repr(config), str(config), str(config.public_dict()),
+                      repr(self._rebuilt(llm, api_key=SECRET))):
+            assert SECRET not in shown
+
+    def test_contract_chat(self, llm: LLMBase) -> None:
+        result = llm.chat(self.messages, **self.deterministic)
+        assert isinstance(result, ChatResult)
+        assert result.content or result.tool_calls or result.reasoning
+        assert result.finish_reason is not None
+        text = llm.generate_response(self.messages, **self.deterministic)
+        assert isinstance(text, str) and text == (result.content or "")
+
+    def test_contract_stream_joins_to_chat(self, llm: LLMBase) -> None:
+        self._require(llm, Capability.STREAMING)
+        plain = llm.chat(self.messages, **self.deterministic)
+        _same_turn(join_deltas(llm.stream(self.messages, **self.deterministic)), plain)
+
+    def test_contract_async_matches_sync(self, llm: LLMBase) -> None:
+        self._require(llm, Capability.ASYNC)
+        plain = llm.chat(self.messages, **self.deterministic)
+
+        async def both() -> tuple[ChatResult, ChatResult]:
+            answer = await llm.achat(self.messages, **self.deterministic)
+            deltas = [d async for d in llm.astream(self.messages, **self.deterministic)]
+            return answer, join_deltas(deltas)
+
+        answer, streamed = asyncio.run(both())
+        _same_turn(answer, plain)
+        if llm.supports(Capability.STREAMING):
+            _same_turn(streamed, plain)
+
+    def test_contract_tools(self, llm: LLMBase) -> None:
+        self._require(llm, Capability.TOOLS)
+        accepted = llm.chat(self.messages, tools=self.tools, **self.deterministic)
+        assert all(isinstance(call, ToolCall) for call in accepted.tool_calls)
+        forced = self.tool_call_request()
+        if forced is None:
+            pytest.skip("tools accepted; define tool_call_request() to check a real tool call")
+        options = {**self.deterministic, **forced}
+        result = llm.chat(self.messages, tools=self.tools, **options)
+        assert result.tool_calls, "tool_call_request() produced no tool call"
+        call = result.tool_calls[0]
+        assert call.name == "get_weather" and call.id
+        assert isinstance(json.loads(call.arguments), dict)
+        shaped = llm.generate_response(self.messages, tools=self.tools, **options)
+        assert isinstance(shaped, dict) and shaped["tool_calls"][0]["name"] == "get_weather"
+        assert isinstance(shaped["tool_calls"][0]["arguments"], dict)
+
+    def test_contract_reasoning_is_separate(self, llm: LLMBase) -> None:
+        self._require(llm, Capability.REASONING)
+        options = self.reasoning_request()
+        if options is None:
+            pytest.skip("define reasoning_request() to check reasoning separation")
+        result = llm.chat(self.messages, **{**self.deterministic, **options})
+        assert result.reasoning, "reasoning_request() produced no reasoning"
+        assert result.reasoning not in (result.content or "")
+        for marker in ("<think>", "</think>"):
+            assert marker not in (result.content or "")
+
+    def test_contract_unreachable_server(self, unreachable_llm: LLMBase) -> None:
+        with pytest.raises(BackendUnavailableError) as err:
+            unreachable_llm.chat(self.messages)
+        assert "127.0.0.1" in err.value.url
+        assert err.value.hint, "say how to start the server (e.g. the compose command)"
+
+    def test_contract_unknown_model(self, unknown_model_llm: LLMBase) -> None:
+        with pytest.raises(ModelNotFoundError) as err:
+            unknown_model_llm.chat(self.messages)
+        assert "no-such-model-contract-kit" in str(err.value)
+
+    def test_contract_health(self, llm: LLMBase) -> None:
+        report = llm.health()
+        assert report.backend == llm.backend_name
+        assert report.checks and report.ok, [c for c in report.checks if not c.ok]
+
+    def test_contract_undeclared_capabilities_raise(self, llm: LLMBase) -> None:
+        calls: dict[Capability, Callable[[], object]] = {
+            Capability.STREAMING: lambda: llm.stream(self.messages),
+            Capability.ASYNC: lambda: asyncio.run(llm.achat(self.messages)),
+            Capability.EMBEDDINGS: lambda: llm.embed(["x"]),
+            Capability.TOOLS: lambda: llm.chat(self.messages, tools=self.tools),
+            Capability.JSON_SCHEMA: lambda: llm.chat(
+                self.messages, response_format={"type": "json_object"}),
+        }
+        missing = [cap for cap in calls if not llm.supports(cap)]
+        if not missing:
+            pytest.skip("the backend declares every capability this check covers")
+        for capability in missing:
+            with pytest.raises(CapabilityError):
+                calls[capability]()
