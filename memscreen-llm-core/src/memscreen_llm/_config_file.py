@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from ._compat import tomllib
 from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 ENV_CONFIG = "MEMSCREEN_LLM_CONFIG"
 DEFAULT_FILE = "memscreen-llm.toml"

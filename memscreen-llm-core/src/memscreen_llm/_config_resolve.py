@@ -67,8 +67,8 @@ def resolve(
     file = _config_file.load(config_file, env)
     backend, backend_source = choose_backend(registry, name, env, file)
     spec = backend.spec
-    assert spec.config_class is not None  # discovery fills it in for presets
-    fields = {f.name: f for f in attrs.fields(spec.config_class)}
+    config_class = backend.config_class
+    fields = {f.name: f for f in attrs.fields(config_class)}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
 
@@ -91,7 +91,7 @@ def resolve(
     if table is not None:
         for field, value in table[1].items():
             put(field, value, file.label(table[0]))
-    hints = _type_hints(spec.config_class)
+    hints = _type_hints(config_class)
     for field_name, field in fields.items():
         found = _from_env(spec.name, field, env)
         if found is not None:
@@ -106,7 +106,7 @@ def resolve(
     for field, value in (arguments or {}).items():
         put(field, value, "argument")
     try:
-        config = spec.config_class(**values)
+        config = config_class(**values)
     except (TypeError, ValueError) as exc:
         # Per-field checks passed, so this is a check across fields (__attrs_post_init__).
         raise ConfigError(f"invalid config for backend {spec.name!r}: {exc}",

@@ -6,12 +6,12 @@ distribution never takes the others down; strict mode turns that into an error.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-import attrs
 import pluggy
 
 from . import _apiversion, hookspecs
@@ -41,7 +41,7 @@ class _PluginFailed(Exception):
         self.status = status
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class DiscoverySettings:
     allow: frozenset[str] | None
     deny: frozenset[str]
@@ -78,13 +78,13 @@ def discover(env: Mapping[str, str] | None = None) -> Registry:
     for entry_point in sorted(entry_points(group=GROUP), key=_sort_key):
         info = _plugin_info(entry_point)
         if not settings.enabled(info):
-            plugins.append(attrs.evolve(info, status=PluginStatus.DISABLED))
+            plugins.append(dataclasses.replace(info, status=PluginStatus.DISABLED))
             continue
         try:
             found_backends, found_parsers = _load(entry_point, info, manager)
             _check_unclaimed(found_backends, found_parsers, backends, parsers)
         except _PluginFailed as failure:
-            failed = attrs.evolve(info, status=failure.status, error=str(failure))
+            failed = dataclasses.replace(info, status=failure.status, error=str(failure))
             if settings.strict:
                 raise PluginLoadError(_describe(failed)) from failure
             plugins.append(failed)
@@ -230,13 +230,13 @@ def _resolve_presets(
             reason = f"backend {name!r} extends {spec.extends!r}, which is not installed" + (
                 f" (pip install {dist})" if dist else ""
             )
-            failed = attrs.evolve(backend.plugin, status=PluginStatus.ERROR, error=reason)
+            failed = dataclasses.replace(backend.plugin, status=PluginStatus.ERROR, error=reason)
             if strict:
                 raise PluginLoadError(_describe(failed))
             del backends[name]
             plugins[:] = [failed if p.name == failed.name else p for p in plugins]
             continue
-        merged = attrs.evolve(
+        merged = dataclasses.replace(
             spec,
             config_class=spec.config_class or base.spec.config_class,
             factory=spec.factory or base.spec.factory,
@@ -273,5 +273,3 @@ def get_registry(refresh: bool = False) -> Registry:
         _cache[key] = discover()
     return _cache[key]
 
-
-RegisterFn = Callable[[Any], None]

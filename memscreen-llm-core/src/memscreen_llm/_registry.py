@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 from .errors import FIRST_PARTY_BACKENDS, UnknownBackendError
 from .specs import BackendSpec, ParserSpec, load_target
 
 if TYPE_CHECKING:  # parsing pulls in the result types, which `backends` never needs
+    from .config import BaseLlmConfig
     from .parsing import OutputParser
 
 
@@ -22,7 +22,7 @@ class PluginStatus(str, enum.Enum):
     INCOMPATIBLE = "incompatible"
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class PluginInfo:
     """One entry point of the `memscreen.llm_backends` group and how loading it went."""
 
@@ -33,7 +33,7 @@ class PluginInfo:
     error: str | None = None
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class RegisteredBackend:
     """A backend spec (presets already merged with their base) and the plugin behind it."""
 
@@ -44,14 +44,22 @@ class RegisteredBackend:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def config_class(self) -> type[BaseLlmConfig]:
+        """The config class (imported now if it was registered as a lazy target)."""
+        target = self.spec.config_class
+        assert target is not None  # discovery fills it in for presets
+        loaded: type[BaseLlmConfig] = load_target(target)
+        return loaded
 
-@attrs.frozen
+
+@dataclasses.dataclass(frozen=True)
 class RegisteredParser:
     spec: ParserSpec
     plugin: PluginInfo
 
 
-@attrs.frozen
+@dataclasses.dataclass(frozen=True)
 class Registry:
     plugins: tuple[PluginInfo, ...]
     backends: Mapping[str, RegisteredBackend]

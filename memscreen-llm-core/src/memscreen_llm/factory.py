@@ -62,8 +62,8 @@ class LlmFactory:
         """Create `provider_name`'s backend from a config object or dict, like MemScreen's."""
         registry = get_registry()
         backend = registry.find_backend(provider_name)
-        if isinstance(config, BaseLlmConfig) and not kwargs and (
-            backend.spec.config_class is not None and isinstance(config, backend.spec.config_class)
+        if isinstance(config, BaseLlmConfig) and not kwargs and isinstance(
+            config, backend.config_class
         ):
             return build(backend, config)
         fields = _memscreen_fields(config, backend.name)

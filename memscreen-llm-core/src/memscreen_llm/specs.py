@@ -1,13 +1,16 @@
-"""What a plugin registers: a `BackendSpec` per backend, a `ParserSpec` per named parser."""
+"""What a plugin registers: a `BackendSpec` per backend, a `ParserSpec` per named parser.
+
+These are stdlib frozen dataclasses, not attrs classes, so that discovery (which builds
+them) does not pay for importing attrs: `memscreen-llm backends` stays fast.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
-
-import attrs
 
 if TYPE_CHECKING:
     from .base import LLMBase
@@ -19,20 +22,19 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 Target = str
 
 
-def _check_name(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
-    names = value if isinstance(value, tuple) else (value,)
+def _check_names(field: str, names: tuple[str, ...]) -> None:
     for name in names:
         if not isinstance(name, str) or not _NAME.match(name):
             raise ValueError(
-                f"{field.name}: {name!r} is not a valid name (lowercase letters, digits, . _ -)"
+                f"{field}: {name!r} is not a valid name (lowercase letters, digits, . _ -)"
             )
 
 
-def _check_target(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+def _check_target(field: str, value: Any) -> None:
     if value is None or callable(value):
         return
     if not isinstance(value, str) or ":" not in value:
-        raise ValueError(f"{field.name} must be a callable or 'package.module:attribute'")
+        raise ValueError(f"{field} must be a callable or 'package.module:attribute'")
 
 
 def load_target(target: Target | Callable[..., Any]) -> Any:
@@ -46,30 +48,35 @@ def load_target(target: Target | Callable[..., Any]) -> Any:
     return value
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class BackendSpec:
     """A backend as a plugin registers it.
 
     `factory` builds the backend from its config: a callable or a lazy 'module:attr' target,
-    so that the engine's SDK is imported only when a backend is created. A preset sets
+    so that the engine's SDK is imported only when a backend is created; `config_class`
+    may be a lazy target too (attrs then loads only when a config is built). A preset sets
     `extends` to another backend's name and inherits whatever it leaves unset (config class,
     factory, compose files), with `defaults` laid over the config class's own defaults.
     """
 
-    name: str = attrs.field(validator=_check_name)
-    config_class: type[BaseLlmConfig] | None = None
-    factory: Target | Callable[[BaseLlmConfig], LLMBase] | None = attrs.field(
-        default=None, validator=_check_target
-    )
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=_check_name)
+    name: str
+    config_class: type[BaseLlmConfig] | Target | None = None
+    factory: Target | Callable[[BaseLlmConfig], LLMBase] | None = None
+    aliases: tuple[str, ...] = ()
     description: str = ""
     # variant name ("default", "cpu", "fp8", ...) -> "package:relative/path.yml"
-    compose_files: Mapping[str, str] = attrs.field(factory=dict)
+    compose_files: Mapping[str, str] = dataclasses.field(default_factory=dict)
     compose_hint: str | None = None
     extends: str | None = None
-    defaults: Mapping[str, Any] = attrs.field(factory=dict)
+    defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "aliases", tuple(self.aliases))  # a list would do as well
+        _check_names("name", (self.name,))
+        _check_names("aliases", self.aliases)
+        _check_target("factory", self.factory)
+        if not isinstance(self.config_class, type):
+            _check_target("config_class", self.config_class)
         if self.extends is None and (self.config_class is None or self.factory is None):
             raise ValueError(
                 f"backend {self.name!r}: config_class and factory are required "
@@ -77,15 +84,18 @@ class BackendSpec:
             )
 
 
-@attrs.frozen(kw_only=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ParserSpec:
     """Named output parsers any backend can apply to raw model text (classes as lazy targets)."""
 
-    name: str = attrs.field(validator=_check_name)
-    reasoning: Target | None = attrs.field(default=None, validator=_check_target)
-    tool_calls: Target | None = attrs.field(default=None, validator=_check_target)
+    name: str
+    reasoning: Target | None = None
+    tool_calls: Target | None = None
     description: str = ""
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
+        _check_names("name", (self.name,))
+        _check_target("reasoning", self.reasoning)
+        _check_target("tool_calls", self.tool_calls)
         if self.reasoning is None and self.tool_calls is None:
             raise ValueError(f"parser {self.name!r} needs a reasoning or a tool_calls parser")

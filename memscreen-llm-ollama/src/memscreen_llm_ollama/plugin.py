@@ -1,4 +1,4 @@
-"""Entry point of the `ollama` backend: cheap to import (no ollama SDK)."""
+"""Entry point of the `ollama` backend: cheap to import (no ollama SDK, no attrs)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections.abc import Callable
 
 from memscreen_llm import BackendSpec, hookimpl
 from memscreen_llm.compose import compose_up_command
-
-from .config import OllamaConfig
 
 
 @hookimpl
@@ -19,7 +17,7 @@ def supported_api() -> str:
 def register_backends(register: Callable[[BackendSpec], None]) -> None:
     register(BackendSpec(
         name="ollama",
-        config_class=OllamaConfig,
+        config_class="memscreen_llm_ollama.config:OllamaConfig",
         factory="memscreen_llm_ollama.backend:OllamaLLM",
         description="Ollama server via the official ollama client",
         compose_files={
