@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-
 from engine.ollama_engine import OllamaServer
+
 from memscreen_llm import create_llm
 from memscreen_llm.base import LLMBase
 from memscreen_llm.testing import BackendContract
