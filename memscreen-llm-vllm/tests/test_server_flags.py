@@ -1,0 +1,101 @@
+"""Server mode against a second real vLLM server: the step3p5 parsers on, an API key, two
+served names. Its last test kills it mid-stream (pytest runs a module's tests in order)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from conftest import MESSAGES, TOOLS, serve
+from engine.vllm_engine import STEP35_SERVER_ARGS, Engine, VllmServer
+from test_server import key
+
+from memscreen_llm import (
+    BackendError,
+    ChatResult,
+    ConfigError,
+    StreamInterruptedError,
+    create_llm,
+    join_deltas,
+)
+
+KEY = "s3cret-key"
+STEP_CALL = ("Need weather.\n</think>\n<tool_call>\n<function=get_weather>\n<parameter=city>\n"
+             "Paris\n</parameter>\n</function>\n</tool_call>")
+
+
+@pytest.fixture(scope="module")
+def flagged(engine: Engine) -> Iterator[VllmServer]:
+    # A second --served-model-name replaces the first: the server answers to both names.
+    # A longer context than the shared server's gives the kill test a long generation.
+    yield from serve(engine, *STEP35_SERVER_ARGS, "--served-model-name", "tiny", "tiny2",
+                     "--max-model-len", "4096", api_key=KEY)
+
+
+def test_reasoning_and_tool_calls_split_by_the_server(flagged: VllmServer,
+                                                      engine: Engine) -> None:
+    llm = create_llm("vllm", base_url=flagged.base_url, api_key=KEY, model="tiny",
+                     temperature=0.0, max_tokens=200)
+    forced = {"extra_body": engine.forced_output_params(STEP_CALL)}
+    result = llm.chat(MESSAGES, tools=TOOLS, **forced)
+    assert result.reasoning == "Need weather."  # the server's `reasoning` field
+    assert [(c.name, c.parsed_arguments()) for c in result.tool_calls] == [
+        ("get_weather", {"city": "Paris"})]
+    assert result.finish_reason == "tool_calls"
+    # Streamed, vLLM sends the call as argument fragments: it must arrive whole, once.
+    deltas = list(llm.stream(MESSAGES, tools=TOOLS, **forced))
+    with_calls = [d for d in deltas if d.tool_calls]
+    assert len(with_calls) == 1 and with_calls[0] is deltas[-1]
+    assert key(join_deltas(deltas)) == key(result)
+    assert key(asyncio.run(_ajoin(llm, tools=TOOLS, **forced))) == key(result)
+
+
+async def _ajoin(llm, **kwargs) -> ChatResult:  # type: ignore[no-untyped-def]
+    return join_deltas([d async for d in llm.astream(MESSAGES, **kwargs)])
+
+
+def test_api_key_from_vllm_api_key_and_a_wrong_one(flagged: VllmServer,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    wrong = create_llm("vllm", base_url=flagged.base_url, api_key="wrong", model="tiny")
+    with pytest.raises(BackendError) as err:
+        wrong.chat(MESSAGES)
+    assert "401" in str(err.value) and "VLLM_API_KEY" in str(err.value)
+    assert "wrong" not in repr(wrong) and "wrong" not in str(wrong.config.public_dict())
+    monkeypatch.setenv("VLLM_API_KEY", KEY)
+    llm = create_llm("vllm", base_url=flagged.base_url, model="tiny", max_tokens=4)
+    assert llm.chat(MESSAGES).finish_reason in ("stop", "length")
+
+
+def test_several_served_models_need_a_choice(flagged: VllmServer) -> None:
+    llm = create_llm("vllm", base_url=flagged.base_url, api_key=KEY, max_tokens=4)
+    with pytest.raises(ConfigError) as err:
+        llm.chat(MESSAGES)
+    assert "tiny, tiny2" in str(err.value)
+    report = llm.health()
+    assert not report.ok and "tiny, tiny2" in (report.checks[1].fix or "")
+    # Either name serves (vLLM reports the first one as the answer's model).
+    chosen = create_llm("vllm", base_url=flagged.base_url, api_key=KEY, model="tiny2",
+                        max_tokens=4)
+    assert chosen.chat(MESSAGES).finish_reason in ("stop", "length")
+
+
+def test_server_killed_mid_stream_raises_with_the_partial_answer(flagged: VllmServer) -> None:
+    """Last in this module: it kills the module's server."""
+    llm = create_llm("vllm", base_url=flagged.base_url, api_key=KEY, model="tiny",
+                     temperature=0.0, max_tokens=4000, max_retries=0, timeout=30)
+    received: list[str] = []
+    with pytest.raises(StreamInterruptedError) as err:
+        # ignore_eos: a long generation for sure (seconds), so the server is killed while
+        # still writing it; the step3p5 parser makes it all reasoning.
+        for delta in llm.stream(MESSAGES, extra_body={"ignore_eos": True}):
+            text = (delta.reasoning or "") + (delta.content or "")
+            if text:
+                received.append(text)
+            if len(received) == 3:
+                flagged.kill()  # SIGKILL to the whole process group; returns once it is gone
+    partial = err.value.partial
+    assert isinstance(partial, ChatResult)
+    arrived = (partial.reasoning or "") + (partial.content or "")
+    assert arrived.startswith("".join(received[:3])) and len(received) < 3900
+    assert "broke off" in str(err.value)
