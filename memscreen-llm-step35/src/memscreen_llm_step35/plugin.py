@@ -1,0 +1,42 @@
+"""Entry point of the `step35` preset: a backend extending `vllm`, and the `step3p5` parsers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from memscreen_llm import BackendSpec, ParserSpec, hookimpl
+from memscreen_llm.compose import compose_up_command
+
+from .preset import PRESET
+
+
+@hookimpl
+def supported_api() -> str:
+    return ">=1.0,<2"
+
+
+@hookimpl
+def register_backends(register: Callable[[BackendSpec], None]) -> None:
+    register(BackendSpec(
+        name="step35",
+        aliases=("step-3.5-flash", "step3p5"),
+        extends="vllm",  # factory inherited: the vLLM backend does the work
+        config_class="memscreen_llm_step35.config:Step35Config",
+        defaults=PRESET,
+        description="Step-3.5-Flash on vLLM: step3p5 reasoning/tool parsers, 32k context",
+        compose_files={
+            "default": "memscreen_llm_step35:compose/docker-compose.step35flash.yml",
+            "fp8": "memscreen_llm_step35:compose/docker-compose.step35flash.fp8.yml",
+        },
+        compose_hint=compose_up_command("step35"),
+    ))
+
+
+@hookimpl
+def register_parsers(register: Callable[[ParserSpec], None]) -> None:
+    register(ParserSpec(
+        name="step3p5",
+        reasoning="memscreen_llm_step35.parsers.reasoning:Step3p5ReasoningParser",
+        tool_calls="memscreen_llm_step35.parsers.tool_calls:Step3p5ToolCallParser",
+        description="Step-3.5-Flash: reasoning before </think>, <tool_call> XML-style calls",
+    ))
