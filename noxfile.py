@@ -15,7 +15,7 @@ ROOT = Path(__file__).parent
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use the machine's Python, never fetch one
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests", "compose"]
+nox.options.sessions = ["lint", "typecheck", "tests", "compose", "examples", "demo"]
 nox.options.error_on_missing_interpreters = True
 
 # package id -> the local distributions its test venv needs, itself last.
@@ -24,11 +24,15 @@ STACKS = {
     "ollama": ["memscreen-llm-core", "memscreen-llm-ollama"],
     "vllm": ["memscreen-llm-core", "memscreen-llm-vllm"],
     "step35": ["memscreen-llm-core", "memscreen-llm-vllm", "memscreen-llm-step35"],
+    # The example third-party plugin: tested like the others, but not a first-party dist.
+    "sglang": ["memscreen-llm-core", "examples/memscreen-llm-sglang"],
 }
 PACKAGES = [
     name for name, stack in STACKS.items() if (ROOT / stack[-1] / "pyproject.toml").is_file()
 ]
-ALL_DISTS = [f"memscreen-llm-{name}" for name in PACKAGES]
+# The first-party distributions (folders); the example plugins live under examples/.
+ALL_DISTS = [STACKS[name][-1] for name in PACKAGES if not STACKS[name][-1].startswith("examples/")]
+EXAMPLE_DISTS = [STACKS[name][-1] for name in PACKAGES if STACKS[name][-1].startswith("examples/")]
 
 
 def _install_editable(session: nox.Session, dists: list[str], extra: str | None = None) -> None:
@@ -59,11 +63,11 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy: strict on core, the plugins against it."""
-    _install_editable(session, ALL_DISTS)
+    _install_editable(session, [*ALL_DISTS, *EXAMPLE_DISTS])
     session.install("mypy", "pytest")
     session.run("mypy", "--strict", "memscreen-llm-core/src")
     for name in PACKAGES[1:]:
-        session.run("mypy", f"memscreen-llm-{name}/src")
+        session.run("mypy", f"{STACKS[name][-1]}/src")
 
 
 @nox.session
@@ -87,3 +91,10 @@ def demo(session: nox.Session) -> None:
     """The main job: the plugin system end to end against a local engine."""
     _install_editable(session, ALL_DISTS)
     session.run("python", "examples/demo.py", *session.posargs)
+
+
+@nox.session
+def examples(session: nox.Session) -> None:
+    """The usage examples in examples/, run against local Ollama and vLLM engines it starts."""
+    _install_editable(session, [*ALL_DISTS, *EXAMPLE_DISTS])
+    session.run("python", "examples/run_examples.py", *session.posargs)

@@ -30,7 +30,8 @@ def median_ms(command: list[str], runs: int) -> float:
 def imported_sdks() -> list[str]:
     probe = (
         "import sys; from memscreen_llm.cli import main; main(['backends', '--json']); "
-        f"print('SDKS:' + ','.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({SDKS!r}))))"
+        "roots = {m.split('.')[0] for m in sys.modules}; "
+        f"print('SDKS:' + ','.join(sorted(roots & set({SDKS!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     line = next(line for line in out.stdout.splitlines() if line.startswith("SDKS:"))

@@ -1,0 +1,54 @@
+"""`SglangConfig`: the settings of the `sglang` backend, each validated where it is declared.
+
+Every field can be set in code, as MEMSCREEN_SGLANG_<FIELD>, or in `[llm.sglang]` of
+memscreen-llm.toml; core layers those sources and names the source of a bad value.
+`model`, `temperature`, `top_p`, `top_k`, `max_tokens`, `seed` and `timeout` come from
+`BaseLlmConfig`.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from memscreen_llm.config import BaseLlmConfig, http_url, setting, string
+
+DEFAULT_BASE_URL = "http://localhost:30000/v1"  # SGLang's default port
+
+
+def api_url(url: str) -> str:
+    """The OpenAI-compatible root: `url` with /v1 appended unless it ends so already."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+@attrs.frozen(kw_only=True)
+class SglangConfig(BaseLlmConfig):
+    """Config of the `sglang` backend (env: MEMSCREEN_SGLANG_<FIELD>)."""
+
+    base_url: str = setting(
+        DEFAULT_BASE_URL, validator=http_url(), env=("MEMSCREEN_SGLANG_URL",),
+        help="SGLang server URL, with or without /v1, e.g. http://localhost:30000",
+    )
+    api_key: str | None = setting(
+        None, validator=string(optional=True), secret=True,
+        help="the server's --api-key, if it was started with one",
+    )
+    reasoning_parser: str | None = setting(
+        None, validator=string(optional=True),
+        help="registered parser that splits reasoning out of raw text; used when the server "
+        "returns no reasoning itself (started without --reasoning-parser)",
+    )
+    tool_parser: str | None = setting(
+        None, validator=string(optional=True),
+        help="registered parser that finds tool calls in raw text; used on the text the "
+        "server left unparsed (started without --tool-call-parser)",
+    )
+
+    def __attrs_post_init__(self) -> None:
+        # setting() takes no converter: normalise here, so base_url always ends in /v1.
+        object.__setattr__(self, "base_url", api_url(self.base_url))
+
+    @property
+    def server_root(self) -> str:
+        """Where SGLang serves /health: base_url without /v1."""
+        return self.base_url.removesuffix("/v1")

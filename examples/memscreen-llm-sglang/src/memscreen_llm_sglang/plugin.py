@@ -1,0 +1,32 @@
+"""The entry point (`memscreen.llm_backends` -> `sglang`): the hooks core calls at discovery.
+
+Keep this module cheap to import: it imports the config class and nothing from the
+engine's client library. The backend class is a lazy "module:attr" target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from memscreen_llm import BackendSpec, hookimpl
+from memscreen_llm.compose import compose_up_command
+
+from .config import SglangConfig
+
+
+@hookimpl
+def supported_api() -> str:
+    """The core plugin-API versions this plugin was written and tested against."""
+    return ">=1.0,<2"
+
+
+@hookimpl
+def register_backends(register: Callable[[BackendSpec], None]) -> None:
+    register(BackendSpec(
+        name="sglang",
+        config_class=SglangConfig,
+        factory="memscreen_llm_sglang.backend:SglangLLM",  # imported only on create_llm()
+        description="SGLang server via its OpenAI-compatible API (example third-party plugin)",
+        compose_files={"default": "memscreen_llm_sglang:compose/docker-compose.sglang.yml"},
+        compose_hint=compose_up_command("sglang"),
+    ))
