@@ -15,7 +15,7 @@ from typing import Any
 import pluggy
 
 from . import _apiversion, hookspecs
-from ._compat import EntryPoint, entry_points
+from ._entrypoints import EntryPoint, entry_points
 from ._registry import (
     PluginInfo,
     PluginStatus,
@@ -99,16 +99,14 @@ def discover(env: Mapping[str, str] | None = None) -> Registry:
 
 
 def _sort_key(entry_point: EntryPoint) -> tuple[str, str]:
-    dist = entry_point.dist
-    return (entry_point.name, dist.name if dist is not None else "")
+    return (entry_point.name, entry_point.distribution or "")
 
 
 def _plugin_info(entry_point: EntryPoint) -> PluginInfo:
-    dist = entry_point.dist
     return PluginInfo(
         name=entry_point.name.lower(),
-        distribution=dist.name if dist is not None else None,
-        version=dist.version if dist is not None else None,
+        distribution=entry_point.distribution,
+        version=entry_point.version,
     )
 
 

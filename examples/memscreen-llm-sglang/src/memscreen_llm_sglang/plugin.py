@@ -1,7 +1,7 @@
 """The entry point (`memscreen.llm_backends` -> `sglang`): the hooks core calls at discovery.
 
-Keep this module cheap to import: it imports the config class and nothing from the
-engine's client library. The backend class is a lazy "module:attr" target.
+Keep this module cheap to import: the config and backend classes are lazy
+"module:attr" targets, so discovery imports neither attrs nor the engine's client library.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from collections.abc import Callable
 
 from memscreen_llm import BackendSpec, hookimpl
 from memscreen_llm.compose import compose_up_command
-
-from .config import SglangConfig
 
 
 @hookimpl
@@ -24,7 +22,7 @@ def supported_api() -> str:
 def register_backends(register: Callable[[BackendSpec], None]) -> None:
     register(BackendSpec(
         name="sglang",
-        config_class=SglangConfig,
+        config_class="memscreen_llm_sglang.config:SglangConfig",
         factory="memscreen_llm_sglang.backend:SglangLLM",  # imported only on create_llm()
         description="SGLang server via its OpenAI-compatible API (example third-party plugin)",
         compose_files={"default": "memscreen_llm_sglang:compose/docker-compose.sglang.yml"},
