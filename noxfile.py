@@ -97,4 +97,6 @@ def demo(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """The usage examples in examples/, run against local Ollama and vLLM engines it starts."""
     _install_editable(session, [*ALL_DISTS, *EXAMPLE_DISTS])
+    # With every plugin installed, discovery must still import no engine SDK.
+    session.run("python", "benchmarks/bench_startup.py", "--check-imports")
     session.run("python", "examples/run_examples.py", *session.posargs)

@@ -49,7 +49,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--check-imports", action="store_true",
+                        help="no timing: exit 1 if discovery imports an engine SDK")
     args = parser.parse_args()
+    if args.check_imports:
+        sdks = imported_sdks()
+        print(f"memscreen-llm backends --json imported engine SDKs: {', '.join(sdks) or 'none'}")
+        return 1 if sdks else 0
     bare = median_ms([sys.executable, "-c", "pass"], args.runs)
     cli = median_ms([sys.executable, "-m", "memscreen_llm.cli", "backends", "--json"], args.runs)
     backends = json.loads(subprocess.run(
