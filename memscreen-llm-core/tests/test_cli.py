@@ -192,3 +192,30 @@ def test_parse_runs_a_registered_parser_oneshot_and_streamed(site: Path, unique:
     unknown = run_cli(site, "parse", "step3p5", stdin=raw)
     assert unknown.returncode == 2
     assert "unknown parser 'step3p5'" in unknown.stderr and "installed parsers: toy" in unknown.stderr
+
+
+BROKEN_FACTORY = """
+import attrs
+from memscreen_llm import BackendSpec, BackendError, hookimpl
+from memscreen_llm.config import BaseLlmConfig
+
+def make(config):
+    raise BackendError("the engine SDK is missing\\n  fix: pip install 'plugin-sdkless[sdk]'")
+
+@hookimpl
+def supported_api():
+    return ">=1,<2"
+
+@hookimpl
+def register_backends(register):
+    register(BackendSpec(name="sdkless", config_class=BaseLlmConfig, factory=make))
+"""
+
+
+def test_doctor_reports_a_backend_that_cannot_be_created(site: Path, unique: str) -> None:
+    write_dist(site, "plugin-sdkless", "sdkless", f"sdkless_{unique}", BROKEN_FACTORY)
+    result = run_cli(site, "doctor", "-b", "sdkless")
+    assert result.returncode == 1
+    assert "FAIL  create     the engine SDK is missing" in result.stdout
+    assert "pip install 'plugin-sdkless[sdk]'" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

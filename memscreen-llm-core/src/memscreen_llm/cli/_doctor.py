@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import BackendUnavailableError, ConfigError
+from ..errors import BackendUnavailableError, ConfigError, MemscreenLLMError
 from ..factory import build
 from ..types import HealthCheck
 from ._common import resolve_from_args
@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
     except BackendUnavailableError as exc:
         _line(HealthCheck(SERVER_CHECK, False, f"unreachable: {exc.url}", exc.hint))
         return EXIT_UNREACHABLE
+    except MemscreenLLMError as exc:  # e.g. the engine's SDK is missing: still one FAIL line
+        first, *rest = str(exc).splitlines()
+        fix = " ".join(line.strip() for line in rest) or None
+        _line(HealthCheck("create", False, first, fix))
+        return exc.exit_code
     for check in report.checks:
         _line(check)
     if report.ok:
