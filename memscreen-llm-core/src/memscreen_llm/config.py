@@ -11,6 +11,7 @@ _META_KEY = "memscreen_llm"
 REDACTED = "***"
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+Converter = Callable[[Any], Any]
 
 
 @attrs.frozen
@@ -34,12 +35,18 @@ def setting(
     secret: bool = False,
     help: str = "",
     factory: Callable[[], Any] | None = None,
+    converter: Converter | None = None,
 ) -> Any:
-    """An attrs field for a config class; `env` adds names on top of MEMSCREEN_<BACKEND>_<FIELD>."""
+    """An attrs field for a config class; `env` adds names on top of MEMSCREEN_<BACKEND>_<FIELD>.
+
+    A `converter` runs before the validator and must pass values it does not handle
+    through unchanged, so the validator can name them.
+    """
     info = SettingInfo(env=env, secret=secret, help=help)
     return attrs.field(
         default=default if factory is None else attrs.Factory(factory),
         validator=validator,
+        converter=converter,
         repr=_redacted_repr if secret else True,
         metadata={_META_KEY: info},
     )
@@ -48,6 +55,18 @@ def setting(
 def setting_info(field: attrs.Attribute[Any]) -> SettingInfo:
     info = field.metadata.get(_META_KEY)
     return info if isinstance(info, SettingInfo) else SettingInfo()
+
+
+def url_ending(suffix: str) -> Converter:
+    """Converter: a URL string gets `suffix` (e.g. "/v1") unless it already ends with it."""
+
+    def convert(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        stripped = value.rstrip("/")
+        return stripped if stripped.endswith(suffix) else stripped + suffix
+
+    return convert
 
 
 # --- validators: each raises ValueError/TypeError saying what a good value looks like ---

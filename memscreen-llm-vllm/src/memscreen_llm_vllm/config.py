@@ -19,6 +19,7 @@ from memscreen_llm.config import (
     number,
     setting,
     string,
+    url_ending,
 )
 
 MODES = ("server", "offline")
@@ -63,7 +64,8 @@ class VllmConfig(BaseLlmConfig):
         help="server (an OpenAI-compatible vLLM server) or offline (vllm.LLM in-process)",
     )
     base_url: str = setting(
-        DEFAULT_BASE_URL, validator=http_url(), env=("MEMSCREEN_VLLM_URL",),
+        DEFAULT_BASE_URL, validator=http_url(), converter=url_ending(API_PATH),
+        env=("MEMSCREEN_VLLM_URL",),
         help="vLLM server URL, with or without /v1, e.g. http://localhost:8000/v1",
     )
     api_key: str | None = setting(
@@ -124,10 +126,6 @@ class VllmConfig(BaseLlmConfig):
     )
 
     def __attrs_post_init__(self) -> None:
-        # `setting()` takes no converter, so normalise here: base_url always ends in /v1.
-        normalized = api_url(self.base_url)
-        if normalized != self.base_url:
-            object.__setattr__(self, "base_url", normalized)
         if self.mode == "offline" and not self.model:
             raise ValueError(
                 "mode 'offline' needs a model: a Hugging Face id or a local model directory "

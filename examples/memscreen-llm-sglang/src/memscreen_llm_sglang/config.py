@@ -10,15 +10,9 @@ from __future__ import annotations
 
 import attrs
 
-from memscreen_llm.config import BaseLlmConfig, http_url, setting, string
+from memscreen_llm.config import BaseLlmConfig, http_url, setting, string, url_ending
 
 DEFAULT_BASE_URL = "http://localhost:30000/v1"  # SGLang's default port
-
-
-def api_url(url: str) -> str:
-    """The OpenAI-compatible root: `url` with /v1 appended unless it ends so already."""
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else url + "/v1"
 
 
 @attrs.frozen(kw_only=True)
@@ -26,7 +20,8 @@ class SglangConfig(BaseLlmConfig):
     """Config of the `sglang` backend (env: MEMSCREEN_SGLANG_<FIELD>)."""
 
     base_url: str = setting(
-        DEFAULT_BASE_URL, validator=http_url(), env=("MEMSCREEN_SGLANG_URL",),
+        DEFAULT_BASE_URL, validator=http_url(), converter=url_ending("/v1"),
+        env=("MEMSCREEN_SGLANG_URL",),
         help="SGLang server URL, with or without /v1, e.g. http://localhost:30000",
     )
     api_key: str | None = setting(
@@ -43,10 +38,6 @@ class SglangConfig(BaseLlmConfig):
         help="registered parser that finds tool calls in raw text; used on the text the "
         "server left unparsed (started without --tool-call-parser)",
     )
-
-    def __attrs_post_init__(self) -> None:
-        # setting() takes no converter: normalise here, so base_url always ends in /v1.
-        object.__setattr__(self, "base_url", api_url(self.base_url))
 
     @property
     def server_root(self) -> str:
