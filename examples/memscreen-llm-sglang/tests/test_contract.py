@@ -28,18 +28,16 @@ CALL_TEXT = ('Weather is asked.\n</think>\n<tool_call>{"name": "get_weather", '
 class TestSglangContract(BackendContract):
     backend = "sglang"
 
-    @pytest.fixture(autouse=True)
-    def _engine(self, engine: Any) -> None:
-        self.engine = engine  # for forced_output_params(): the hooks below take no fixtures
-
     @pytest.fixture
     def llm(self, server: Any, parser_site: Path) -> LLMBase:
         # host_url has no /v1: the config adds it.
         return create_llm("sglang", base_url=server.host_url, model="tiny",
                           reasoning_parser="kit-think", tool_parser="kit-calls")
 
-    def reasoning_request(self) -> Mapping[str, Any]:
-        return {"max_tokens": 64, "extra_body": self.engine.forced_output_params(REASONING_TEXT)}
+    @pytest.fixture
+    def reasoning_options(self, engine: Any) -> Mapping[str, Any]:
+        return {"max_tokens": 64, "extra_body": engine.forced_output_params(REASONING_TEXT)}
 
-    def tool_call_request(self) -> Mapping[str, Any]:
-        return {"max_tokens": 96, "extra_body": self.engine.forced_output_params(CALL_TEXT)}
+    @pytest.fixture
+    def tool_call_options(self, engine: Any) -> Mapping[str, Any]:
+        return {"max_tokens": 96, "extra_body": engine.forced_output_params(CALL_TEXT)}

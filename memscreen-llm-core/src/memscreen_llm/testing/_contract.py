@@ -74,6 +74,16 @@ class BackendContract:
         """Per-call options that make the test model call `get_weather`; None checks less."""
         return None
 
+    @pytest.fixture
+    def reasoning_options(self) -> Mapping[str, Any] | None:
+        """`reasoning_request()`; override this fixture instead when it needs other fixtures."""
+        return self.reasoning_request()
+
+    @pytest.fixture
+    def tool_call_options(self) -> Mapping[str, Any] | None:
+        """`tool_call_request()`; override this fixture instead when it needs other fixtures."""
+        return self.tool_call_request()
+
     # --- helpers ---
 
     def _rebuilt(self, llm: LLMBase, **changes: Any) -> LLMBase:
@@ -141,11 +151,13 @@ class BackendContract:
         if llm.supports(Capability.STREAMING):
             _same_turn(streamed, plain)
 
-    def test_contract_tools(self, llm: LLMBase) -> None:
+    def test_contract_tools(
+        self, llm: LLMBase, tool_call_options: Mapping[str, Any] | None
+    ) -> None:
         self._require(llm, Capability.TOOLS)
         accepted = llm.chat(self.messages, tools=self.tools, **self.deterministic)
         assert all(isinstance(call, ToolCall) for call in accepted.tool_calls)
-        forced = self.tool_call_request()
+        forced = tool_call_options
         if forced is None:
             pytest.skip("tools accepted; define tool_call_request() to check a real tool call")
         options = {**self.deterministic, **forced}
@@ -158,9 +170,11 @@ class BackendContract:
         assert isinstance(shaped, dict) and shaped["tool_calls"][0]["name"] == "get_weather"
         assert isinstance(shaped["tool_calls"][0]["arguments"], dict)
 
-    def test_contract_reasoning_is_separate(self, llm: LLMBase) -> None:
+    def test_contract_reasoning_is_separate(
+        self, llm: LLMBase, reasoning_options: Mapping[str, Any] | None
+    ) -> None:
         self._require(llm, Capability.REASONING)
-        options = self.reasoning_request()
+        options = reasoning_options
         if options is None:
             pytest.skip("define reasoning_request() to check reasoning separation")
         result = llm.chat(self.messages, **{**self.deterministic, **options})
