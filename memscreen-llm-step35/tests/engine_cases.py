@@ -15,8 +15,9 @@ MESSAGES = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 def step35(base_url: str, **fields: Any) -> LLMBase:
     """The step35 preset pointed at the test server (its tiny model has a 1024 context)."""
-    return create_llm("step35", base_url=base_url, model="tiny", max_model_len=1024,
-                      temperature=0.0, max_tokens=400, max_retries=0, **fields)
+    settings = {"model": "tiny", "max_model_len": 1024, "temperature": 0.0, "max_tokens": 400,
+                "max_retries": 0, **fields}
+    return create_llm("step35", base_url=base_url, **settings)
 
 
 def outcome(result: ChatResult) -> tuple[Any, ...]:
