@@ -22,6 +22,11 @@ from .config import VllmConfig
 _NATIVE = ("temperature", "top_p", "seed", "stop")
 # vLLM sampling extras, sent in the request body.
 _EXTRA = ("top_k", "repetition_penalty")
+# Per-call options both modes take beyond core's common ones.
+CALL_OPTIONS = frozenset({
+    "extra_body", "structured_outputs", "chat_template_kwargs", "skip_special_tokens",
+    "repetition_penalty",
+})
 
 
 log = logging.getLogger("memscreen_llm.vllm")

@@ -42,10 +42,7 @@ class VllmOfflineLLM(LLMBase):
     capabilities = frozenset({
         Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA, Capability.OFFLINE,
     })
-    extra_call_options = frozenset({
-        "extra_body", "structured_outputs", "chat_template_kwargs", "skip_special_tokens",
-        "repetition_penalty",
-    })
+    extra_call_options = _messages.CALL_OPTIONS
     config: VllmConfig
 
     def __init__(self, config: VllmConfig) -> None:

@@ -68,10 +68,7 @@ class VllmServerLLM(LLMBase):
         Capability.STREAMING, Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA,
         Capability.EMBEDDINGS, Capability.ASYNC,
     })
-    extra_call_options = frozenset({
-        "extra_body", "structured_outputs", "chat_template_kwargs", "skip_special_tokens",
-        "repetition_penalty",
-    })
+    extra_call_options = _messages.CALL_OPTIONS
     config: VllmConfig
 
     def __init__(self, config: VllmConfig) -> None:
@@ -343,6 +340,16 @@ class VllmServerLLM(LLMBase):
 
     _STREAM = {"stream": True, "stream_options": {"include_usage": True}}
 
+    def _last_delta(
+        self, assembler: _messages.StreamAssembler, joiner: StreamJoiner, model: str
+    ) -> ChatDelta:
+        """The stream's end: an error if the server never said it was done, else the last
+        delta (held-back text, whole tool calls); learns whether the server splits reasoning."""
+        if assembler.finish_reason is None:
+            raise self._interrupted(None, joiner, assembler, model)
+        self._server_reasons = self._server_reasons or assembler.server_reasons
+        return assembler.finish()
+
     def _stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
         call = self._prepare(request)
         stream = self._create(call, **self._STREAM)
@@ -360,10 +367,7 @@ class VllmServerLLM(LLMBase):
                 delta = assembler.feed(chunk)
                 if delta is not None:
                     yield joiner.add(delta)
-            if assembler.finish_reason is None:
-                raise self._interrupted(None, joiner, assembler, call.model)
-            self._server_reasons = self._server_reasons or assembler.server_reasons
-            yield joiner.add(assembler.finish())
+            yield joiner.add(self._last_delta(assembler, joiner, call.model))
         finally:
             stream.close()
 
@@ -384,10 +388,7 @@ class VllmServerLLM(LLMBase):
                 delta = assembler.feed(chunk)
                 if delta is not None:
                     yield joiner.add(delta)
-            if assembler.finish_reason is None:
-                raise self._interrupted(None, joiner, assembler, call.model)
-            self._server_reasons = self._server_reasons or assembler.server_reasons
-            yield joiner.add(assembler.finish())
+            yield joiner.add(self._last_delta(assembler, joiner, call.model))
         finally:
             await stream.close()
 
