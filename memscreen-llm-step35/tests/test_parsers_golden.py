@@ -1,8 +1,8 @@
-"""Golden cases (shared/step35/cases.json): one-shot, and streamed under many splits.
+"""Golden cases (tests/data/cases.json): one-shot, and streamed under many splits.
 
-The cases file lives outside the package, beside the repository checkout. Set
-MEMSCREEN_STEP35_CASES to point at it, or keep `shared/step35/cases.json` in a parent
-directory of this file. A missing file fails the run: these cases are the spec.
+The cases are the spec (docs/FORMAT.md, as data) and live in this distribution's tests,
+so a plain checkout runs them. MEMSCREEN_STEP35_CASES may point at another cases file
+(same shape) to run instead. A missing or empty file fails the run.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from memscreen_llm.types import ChatResult, join_deltas
 from memscreen_llm_step35.parsers import Step3p5ReasoningParser, Step3p5ToolCallParser
 
 CASES_ENV = "MEMSCREEN_STEP35_CASES"
-CASES_RELATIVE = Path("shared") / "step35" / "cases.json"
+IN_REPO_CASES = Path(__file__).resolve().parent / "data" / "cases.json"
 ID_PATTERN = re.compile(r"call_[0-9a-f]{24}")
 
 
@@ -30,17 +30,18 @@ def _find_cases() -> tuple[Path | None, str]:
     if configured:
         path = Path(configured)
         return (path, "") if path.is_file() else (None, f"{CASES_ENV}={configured} is no file")
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        if (parent / CASES_RELATIVE).is_file():
-            return parent / CASES_RELATIVE, ""
-    return None, f"no {CASES_RELATIVE} in any parent of {here.parent}; set {CASES_ENV}"
+    if IN_REPO_CASES.is_file():
+        return IN_REPO_CASES, ""
+    return None, f"{IN_REPO_CASES} is missing (or set {CASES_ENV} to a cases file)"
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["cases"]
+    return cases
 
 
 CASES_PATH, CASES_PROBLEM = _find_cases()
-CASES: list[dict[str, Any]] = (
-    json.loads(CASES_PATH.read_text(encoding="utf-8"))["cases"] if CASES_PATH else []
-)
+CASES: list[dict[str, Any]] = load_cases(CASES_PATH) if CASES_PATH else []
 
 # -- ways to split a text into stream deltas ------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Client-side parsers for Step-3.5-Flash raw output: reasoning split and tool calls.
 
-Both follow the rules in shared/step35/FORMAT.md and implement core's `ReasoningParser`
-and `ToolCallParser` protocols (`memscreen_llm.parsing`), one-shot and streaming.
+Both follow the rules in this distribution's docs/FORMAT.md (memscreen-llm-step35/docs/)
+and implement core's `ReasoningParser` and `ToolCallParser` protocols
+(`memscreen_llm.parsing`), one-shot and streaming.
 """
 
 from __future__ import annotations

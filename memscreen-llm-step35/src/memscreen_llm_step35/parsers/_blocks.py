@@ -1,4 +1,4 @@
-"""Reading one `<tool_call>...</tool_call>` block into a ToolCall (FORMAT.md section 3)."""
+"""Reading one `<tool_call>...</tool_call>` block into a ToolCall (docs/FORMAT.md section 3)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def partial_marker_len(text: str, markers: tuple[str, ...]) -> int:
 
 
 def trim_one_newline(text: str, *, leading: bool, trailing: bool) -> str:
-    """Remove at most one `\\n` at each requested end (FORMAT.md trims exactly one)."""
+    """Remove at most one `\\n` at each requested end (docs/FORMAT.md sections 2 and 3)."""
     if leading and text.startswith("\n"):
         text = text[1:]
     if trailing and text.endswith("\n"):

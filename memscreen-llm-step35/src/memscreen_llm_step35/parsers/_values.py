@@ -1,4 +1,4 @@
-"""Typing a tool-call parameter's raw text by the tool's JSON schema (FORMAT.md section 3)."""
+"""Typing a tool-call parameter's raw text by the tool's JSON schema (docs/FORMAT.md section 3)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ class _State(enum.Enum):
 
 
 class Step3p5ReasoningParser:
-    """Splits Step-3.5-Flash output into (reasoning, content); see FORMAT.md section 2."""
+    """Splits Step-3.5-Flash output into (reasoning, content); see docs/FORMAT.md section 2."""
 
     def __init__(self) -> None:
         pass

@@ -3,7 +3,7 @@
 Content is cut into text segments and blocks. A block that reads as a call becomes a
 ToolCall; any other block (empty name, malformed, never closed) stays in the text. Text
 before the first call is kept as written; a segment after a call that is only whitespace
-is dropped (FORMAT.md section 3).
+is dropped (docs/FORMAT.md section 3).
 """
 
 from __future__ import annotations
