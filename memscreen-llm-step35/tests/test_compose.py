@@ -1,6 +1,5 @@
-"""The shipped compose files carry the serving flags Step-3.5-Flash needs (FORMAT.md §6).
-
-`nox -s compose` checks the same files with the real Compose v2 binary.
+"""The shipped compose files carry the serving flags Step-3.5-Flash needs (docs/FORMAT.md
+section 6), and pass the real Compose v2 binary's `config -q` (provisioned by core's kit).
 """
 
 from __future__ import annotations
@@ -8,9 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 import memscreen_llm_step35
+from memscreen_llm.testing import check_compose_file, compose_binary_or_skip
 
 COMPOSE = Path(memscreen_llm_step35.__file__).parent / "compose"
+FILES = sorted(path.name for path in COMPOSE.glob("*.yml"))
 ALWAYS = ("--reasoning-parser=step3p5", "--tool-call-parser=step3p5", "--enable-auto-tool-choice",
           "--trust-remote-code", "--max-model-len=32768")
 
@@ -59,3 +62,10 @@ def test_image_is_pinned_newer_than_0_15_1() -> None:
         tags = re.findall(r"image: vllm/vllm-openai:v(\d+)\.(\d+)\.(\d+)", path.read_text())
         assert tags, f"{path.name}: vllm image must be pinned to a version tag"
         assert all(tuple(map(int, tag)) > (0, 15, 1) for tag in tags)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_compose_file_passes_compose_config(name: str) -> None:
+    compose_binary_or_skip()
+    done = check_compose_file(COMPOSE / name)
+    assert done.returncode == 0, f"{name}: {done.stderr}"

@@ -22,6 +22,8 @@ from typing import Any
 import pytest
 from conftest import REPO, run_cli
 
+from memscreen_llm.testing import check_compose_file, compose_binary_or_skip
+
 GUIDE = REPO / "docs" / "writing-a-backend.md"
 FILE_BLOCK = re.compile(r"^```\w+ file=(\S+)\n(.*?)^```$", re.S | re.M)
 STEP_BLOCK = re.compile(r"^```bash step\n(.*?)^```$", re.S | re.M)
@@ -100,12 +102,8 @@ def test_the_whole_kit_passes_against_a_real_openai_compatible_server(
 
 
 def test_its_compose_file_passes_docker_compose_config(followed: dict[str, Any]) -> None:
-    binary = Path(os.environ.get("MEMSCREEN_LLM_ENGINE_CACHE", Path.home() / ".cache" /
-                                 "memscreen-llm" / "engines")) / "compose" / "docker-compose-2.40.3"
-    if not binary.is_file():
-        pytest.skip(f"no Compose binary at {binary} (`nox -s compose` downloads it)")
+    compose_binary_or_skip()  # the kit fetches and caches the real Compose v2 binary
     compose = next(followed["work"].rglob("docker-compose.llamacpp.yml"))
-    env = {**os.environ, "MODEL_FILE": "m.gguf", "MODELS_DIR": str(followed["work"])}
-    done = subprocess.run([str(binary), "-f", str(compose), "config", "-q"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = check_compose_file(compose, env={"MODEL_FILE": "m.gguf",
+                                            "MODELS_DIR": str(followed["work"])})
     assert done.returncode == 0, done.stderr

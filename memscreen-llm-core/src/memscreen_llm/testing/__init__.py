@@ -12,7 +12,20 @@
 Every check that needs a capability the backend does not declare is skipped, saying so.
 """
 
+from ._compose import (
+    ComposeUnavailable,
+    check_compose_file,
+    compose_binary,
+    compose_binary_or_skip,
+)
 from ._contract import BackendContract
 from ._ports import free_port
 
-__all__ = ["BackendContract", "free_port"]
+__all__ = [
+    "BackendContract",
+    "ComposeUnavailable",
+    "check_compose_file",
+    "compose_binary",
+    "compose_binary_or_skip",
+    "free_port",
+]
