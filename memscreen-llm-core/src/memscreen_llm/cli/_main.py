@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="memscreen-llm", parents=[common],
         description="MemScreen's LLM layer: local inference engines as plugins.",
     )
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="print core's version and every installed plugin's, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("backends", parents=[common], help=_COMMANDS["backends"])
@@ -64,6 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON")
     _add_set(show)
     return parser
+
+
+class _Version(argparse.Action):
+    """Like argparse's "version" action, but the text (plugins included) is built on use."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from ._versions import text
+
+        sys.stdout.write(text())
+        parser.exit()
 
 
 def _add_set(parser: argparse.ArgumentParser) -> None:
