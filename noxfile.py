@@ -15,7 +15,7 @@ ROOT = Path(__file__).parent
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use the machine's Python, never fetch one
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests", "compose", "examples", "demo"]
+nox.options.sessions = ["lint", "typecheck", "tests", "compose", "wheels", "examples", "demo"]
 nox.options.error_on_missing_interpreters = True
 
 # package id -> the local distributions its test venv needs, itself last.
@@ -76,6 +76,13 @@ def compose(session: nox.Session) -> None:
     # The checker is a script over core's kit helper, which provisions the binary itself.
     session.install(f"{ROOT / 'memscreen-llm-core'}[testing]")
     session.run("python", str(ROOT / ".ci" / "compose_check.py"))
+
+
+@nox.session
+def wheels(session: nox.Session) -> None:
+    """Build sdists and wheels of every distribution, check them, test the installed wheels."""
+    session.install("twine", "uv==0.13.9")  # the build and install front end is uv's
+    session.run("python", str(ROOT / ".ci" / "check_wheels.py"), *session.posargs)
 
 
 @nox.session
