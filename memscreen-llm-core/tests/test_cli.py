@@ -191,7 +191,10 @@ def test_parse_runs_a_registered_parser_oneshot_and_streamed(site: Path, unique:
     assert bad.returncode == 2 and "is not JSON" in bad.stderr
     unknown = run_cli(site, "parse", "step3p5", stdin=raw)
     assert unknown.returncode == 2
-    assert "unknown parser 'step3p5'" in unknown.stderr and "installed parsers: toy" in unknown.stderr
+    first_line = unknown.stderr.splitlines()[0]
+    assert first_line == "error: unknown parser 'step3p5'; installed parsers: toy"
+    assert "pip install memscreen-llm-step35" in unknown.stderr
+    assert "backend" not in unknown.stderr  # not an unknown *backend* (it once said so)
 
 
 BROKEN_FACTORY = """

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from plugin_dists import write_dist, write_echo
 
-from memscreen_llm import PluginLoadError, UnknownBackendError, discover
+from memscreen_llm import API_VERSION, PluginLoadError, UnknownBackendError, discover
 from memscreen_llm._registry import PluginStatus
 
 BROKEN_IMPORT = "raise ImportError('needs libfoo')\n"
@@ -62,7 +62,8 @@ def test_good_plugin_registers_backend_without_importing_its_sdk(site: Path, uni
     [
         (BROKEN_IMPORT, "error", "import failed: ImportError: needs libfoo"),
         (RAISING_HOOK, "error", "register_backends raised RuntimeError: hook exploded"),
-        (INCOMPATIBLE, "incompatible", "supports core API >=2.0,<3, but this core provides API 1.0"),
+        (INCOMPATIBLE, "incompatible",
+         f"supports core API >=2.0,<3, but this core provides API {API_VERSION}"),
         (NO_API, "incompatible", "declares no supported API range"),
         (BAD_SIGNATURE, "error", "invalid hooks"),
     ],

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from memscreen_llm import ConfigError, UsageError, create_llm, get_registry
-from memscreen_llm._config_resolve import resolve
-from memscreen_llm.types import ChatRequest
+from memscreen_llm import ChatRequest, ConfigError, UsageError, create_llm, resolve_config
+from memscreen_llm.openai_compat import chat_params, tokenize_body
 from memscreen_llm_vllm import VllmConfig
-from memscreen_llm_vllm._messages import request_params, tokenize_body
+from memscreen_llm_vllm._messages import vllm_body
 
 
 def test_defaults() -> None:
-    config = resolve(get_registry(), "vllm", env={}).config
+    config = resolve_config("vllm", env={}).config
     assert isinstance(config, VllmConfig)
     assert (config.mode, config.base_url, config.model) == ("server", "http://localhost:8000/v1",
                                                             None)
@@ -24,7 +23,7 @@ def test_memscreen_env_names_and_vllm_api_key() -> None:
            "VLLM_API_KEY": "k1", "MEMSCREEN_VLLM_STOP": "END,STOP",
            "MEMSCREEN_VLLM_CHAT_TEMPLATE_KWARGS": '{"enable_thinking": false}',
            "MEMSCREEN_VLLM_MAX_MODEL_LEN": "32768"}
-    resolved = resolve(get_registry(), "vllm", env=env)
+    resolved = resolve_config("vllm", env=env)
     config = resolved.config
     assert isinstance(config, VllmConfig)
     assert config.base_url == "http://gpu-box:8000/v1"  # /v1 added
@@ -34,7 +33,7 @@ def test_memscreen_env_names_and_vllm_api_key() -> None:
     assert resolved.sources["base_url"] == "env MEMSCREEN_VLLM_URL"
     assert resolved.sources["api_key"] == "env VLLM_API_KEY"
     # The canonical names win over the aliases.
-    both = resolve(get_registry(), "vllm", env={**env, "MEMSCREEN_VLLM_API_KEY": "k2",
+    both = resolve_config("vllm", env={**env, "MEMSCREEN_VLLM_API_KEY": "k2",
                                                 "MEMSCREEN_VLLM_MODEL": "m2"}).config
     assert (both.api_key, both.model) == ("k2", "m2")
 
@@ -55,7 +54,7 @@ def test_secret_is_redacted_everywhere() -> None:
     llm = create_llm("vllm", api_key="sk-very-secret")
     assert "sk-very-secret" not in repr(llm)
     assert llm.config.public_dict()["api_key"] == "***"
-    resolved = resolve(get_registry(), "vllm", env={"VLLM_API_KEY": "sk-very-secret"})
+    resolved = resolve_config("vllm", env={"VLLM_API_KEY": "sk-very-secret"})
     assert "sk-very-secret" not in str(resolved.described())
 
 
@@ -77,7 +76,7 @@ def test_bad_values(field: str, value: object, needle: str) -> None:
 
 def test_bad_env_value_names_its_source() -> None:
     with pytest.raises(ConfigError) as err:
-        resolve(get_registry(), "vllm", env={"MEMSCREEN_VLLM_TEMPERATURE": "hot"})
+        resolve_config("vllm", env={"MEMSCREEN_VLLM_TEMPERATURE": "hot"})
     assert "env MEMSCREEN_VLLM_TEMPERATURE" in str(err.value)
 
 
@@ -104,7 +103,8 @@ def test_request_mapping() -> None:
         options={"seed": 3, "structured_outputs": {"regex": "a+"}, "skip_special_tokens": False,
                  "chat_template_kwargs": {"x": 1}, "extra_body": {"min_p": 0.2}},
     )
-    params = request_params(request, config, "m", send_tool_choice=True)
+    params = chat_params(request, config, "m", max_tokens=config.max_tokens,
+                         body=vllm_body(request))
     assert params == {
         "model": "m", "messages": [{"role": "user", "content": "x"}],
         "temperature": 0.3, "seed": 3, "stop": ["\n\n"], "max_tokens": 50,
@@ -114,15 +114,16 @@ def test_request_mapping() -> None:
                        "chat_template_kwargs": {"enable_thinking": False, "x": 1},
                        "structured_outputs": {"regex": "a+"}, "skip_special_tokens": False},
     }
-    assert request_params(request, config, "m", send_tool_choice=False)["tool_choice"] == "none"
-    assert tokenize_body(params) == {
+    assert chat_params(request, config, "m", max_tokens=None,
+                       tool_choice="none")["tool_choice"] == "none"
+    assert tokenize_body(request, config, "m") == {
         "model": "m", "messages": params["messages"], "add_generation_prompt": True,
         "tools": params["tools"], "chat_template_kwargs": {"enable_thinking": False, "x": 1}}
 
 
 def test_a_single_stop_string_per_call_is_a_list_of_one() -> None:
     request = ChatRequest(messages=({"role": "user", "content": "x"},), options={"stop": "END"})
-    assert request_params(request, VllmConfig(), "m", send_tool_choice=True)["stop"] == ["END"]
+    assert chat_params(request, VllmConfig(), "m", max_tokens=None)["stop"] == ["END"]
 
 
 def test_unknown_option_is_refused_with_a_suggestion() -> None:

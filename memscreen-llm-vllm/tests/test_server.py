@@ -246,5 +246,5 @@ def test_health_reports_server_model_and_context(server: VllmServer) -> None:
 
 
 def test_no_model_and_unset_parser_names_are_config_errors(server: VllmServer) -> None:
-    with pytest.raises(ConfigError, match="no parser named 'nonesuch'"):
+    with pytest.raises(ConfigError, match="unknown parser 'nonesuch'; installed parsers: "):
         create_llm("vllm", base_url=server.base_url, reasoning_parser="nonesuch")

@@ -16,10 +16,13 @@ _WHERE = {
     "BaseLlmConfig": "config", "setting": "config",
     "LlmFactory": "factory", "available_backends": "factory", "create_llm": "factory",
     "hookimpl": "hookspecs",
-    "BackendSpec": "specs", "ParserSpec": "specs",
+    "BackendIdentity": "specs", "BackendSpec": "specs", "ParserSpec": "specs", "env_name": "specs",
+    "ResolvedConfig": "_config_resolve", "resolve_config": "_config_resolve",
+    "compose_up_command": "compose",
+    "ConfiguredParsers": "parsing", "OutputParser": "parsing",
     **dict.fromkeys(
         ("Capability", "ChatDelta", "ChatRequest", "ChatResult", "HealthCheck", "HealthReport",
-         "ToolCall", "Usage", "join_deltas"), "types"),
+         "StreamJoiner", "ToolCall", "Usage", "join_deltas", "new_tool_call_id"), "types"),
     **dict.fromkeys(
         ("BackendError", "BackendUnavailableError", "CapabilityError", "ConfigError",
          "ContextLengthError", "MemscreenLLMError", "ModelNotFoundError", "PluginLoadError",
@@ -30,6 +33,7 @@ _WHERE = {
 __all__ = [
     "API_VERSION",
     "BackendError",
+    "BackendIdentity",
     "BackendSpec",
     "BackendUnavailableError",
     "BaseLlmConfig",
@@ -39,6 +43,7 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "ConfigError",
+    "ConfiguredParsers",
     "ContextLengthError",
     "HealthCheck",
     "HealthReport",
@@ -46,21 +51,28 @@ __all__ = [
     "LlmFactory",
     "MemscreenLLMError",
     "ModelNotFoundError",
+    "OutputParser",
     "ParserSpec",
     "PluginLoadError",
+    "ResolvedConfig",
     "ResponseParseError",
     "StreamInterruptedError",
+    "StreamJoiner",
     "ToolCall",
     "UnknownBackendError",
     "Usage",
     "UsageError",
     "__version__",
     "available_backends",
+    "compose_up_command",
     "create_llm",
     "discover",
+    "env_name",
     "get_registry",
     "hookimpl",
     "join_deltas",
+    "new_tool_call_id",
+    "resolve_config",
     "setting",
 ]
 
@@ -75,8 +87,10 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from ._config_resolve import ResolvedConfig, resolve_config
     from ._discovery import discover, get_registry
     from .base import LLMBase
+    from .compose import compose_up_command
     from .config import BaseLlmConfig, setting
     from .errors import (
         BackendError,
@@ -94,7 +108,8 @@ if TYPE_CHECKING:
     )
     from .factory import LlmFactory, available_backends, create_llm
     from .hookspecs import hookimpl
-    from .specs import BackendSpec, ParserSpec
+    from .parsing import ConfiguredParsers, OutputParser
+    from .specs import BackendIdentity, BackendSpec, ParserSpec, env_name
     from .types import (
         Capability,
         ChatDelta,
@@ -102,7 +117,9 @@ if TYPE_CHECKING:
         ChatResult,
         HealthCheck,
         HealthReport,
+        StreamJoiner,
         ToolCall,
         Usage,
         join_deltas,
+        new_tool_call_id,
     )

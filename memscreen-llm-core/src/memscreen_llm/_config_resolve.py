@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from . import _config_file, _config_values
 from ._registry import RegisteredBackend, Registry
 from .config import REDACTED, BaseLlmConfig, setting_info
 from .errors import ConfigError
+from .specs import env_name
 
 ENV_BACKEND = "MEMSCREEN_LLM_BACKEND"
 DEFAULT_BACKEND = "ollama"
@@ -36,11 +36,6 @@ class ResolvedConfig:
         return [(name, public[name], self.sources.get(name, "default")) for name in public]
 
 
-def env_name(backend: str, field: str) -> str:
-    """MEMSCREEN_<BACKEND>_<FIELD>, e.g. MEMSCREEN_VLLM_BASE_URL."""
-    return f"MEMSCREEN_{re.sub(r'[^A-Z0-9]+', '_', backend.upper())}_{field.upper()}"
-
-
 def choose_backend(
     registry: Registry, name: str | None, env: Mapping[str, str], file: _config_file.ConfigFile
 ) -> tuple[RegisteredBackend, str]:
@@ -51,6 +46,24 @@ def choose_backend(
     if file.backend:
         return registry.find_backend(file.backend), file.label()
     return registry.find_backend(DEFAULT_BACKEND), "default"
+
+
+def resolve_config(
+    name: str | None = None,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    text_arguments: Mapping[str, str] | None = None,
+) -> ResolvedConfig:
+    """The backend `name` (None: chosen as `create_llm` chooses) and its validated config,
+    layered from `arguments` > `env` (default os.environ) > the TOML file > preset >
+    defaults, with the source of every value. `text_arguments` are values still as text
+    (the CLI's `--set`). Raises ConfigError naming field, source and fix."""
+    from ._discovery import get_registry
+
+    return resolve(get_registry(), name, arguments, config_file=config_file, env=env,
+                   text_arguments=text_arguments)
 
 
 def resolve(

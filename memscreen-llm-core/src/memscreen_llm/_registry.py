@@ -7,12 +7,15 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .errors import FIRST_PARTY_BACKENDS, UnknownBackendError
-from .specs import BackendSpec, ParserSpec, load_target
+from .errors import FIRST_PARTY_BACKENDS, ConfigError, UnknownBackendError
+from .specs import BackendIdentity, BackendSpec, ParserSpec, load_target
 
 if TYPE_CHECKING:  # parsing pulls in the result types, which `backends` never needs
     from .config import BaseLlmConfig
     from .parsing import OutputParser
+
+# The two kinds of named parser, as ParserSpec fields.
+PARSER_KINDS = ("reasoning", "tool_calls")
 
 
 class PluginStatus(str, enum.Enum):
@@ -52,6 +55,18 @@ class RegisteredBackend:
         loaded: type[BaseLlmConfig] = load_target(target)
         return loaded
 
+    @property
+    def identity(self) -> BackendIdentity:
+        """What the backend is told about itself when it is built."""
+        spec = self.spec
+        hint = spec.compose_hint
+        if hint is None and spec.compose_files:
+            from .compose import compose_up_command
+
+            hint = compose_up_command(spec.name)
+        return BackendIdentity(name=spec.name, aliases=spec.aliases,
+                               distribution=self.plugin.distribution, compose_hint=hint)
+
 
 @dataclasses.dataclass(frozen=True)
 class RegisteredParser:
@@ -64,6 +79,9 @@ class Registry:
     plugins: tuple[PluginInfo, ...]
     backends: Mapping[str, RegisteredBackend]
     parsers: Mapping[str, RegisteredParser]
+    # (name, kind) -> the parser class, imported once per registry.
+    _parser_classes: dict[tuple[str, str], Any] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False)
 
     def backend_names(self) -> list[str]:
         return sorted(self.backends)
@@ -86,23 +104,46 @@ class Registry:
     def parser_names(self) -> list[str]:
         return sorted(self.parsers)
 
+    def parser_class(self, name: str, kind: str, *, field: str | None = None) -> Any:
+        """The `kind` ("reasoning" or "tool_calls") class of the parser called `name`.
+
+        The one lookup of named parsers: imported on first use, then cached. An unknown
+        name, or a parser without that part, is a ConfigError listing what is installed
+        (`field` names the config field the name came from).
+        """
+        key = (name, kind)
+        if key not in self._parser_classes:
+            found = self.parsers.get(name)
+            target = getattr(found.spec, kind) if found is not None else None
+            if target is None:
+                raise self._parser_error(name, kind, field, found is not None)
+            self._parser_classes[key] = load_target(target)
+        return self._parser_classes[key]
+
+    def _parser_error(self, name: str, kind: str, field: str | None, exists: bool) -> ConfigError:
+        installed = ", ".join(self.parser_names()) or "(none)"
+        label = f"{field}: " if field else ""
+        if exists:
+            return ConfigError(f"{label}parser {name!r} has no {kind.replace('_', '-')} part",
+                               field=field, value=name, fix=f"installed parsers: {installed}")
+        dist = FIRST_PARTY_BACKENDS.get(name)
+        return ConfigError(
+            f"{label}unknown parser {name!r}; installed parsers: {installed}",
+            field=field, value=name,
+            fix=f"pip install {dist}" if dist else "install the plugin that provides it",
+        )
+
     def output_parser(
         self, name: str, tools: Sequence[Mapping[str, Any]] | None = None
     ) -> OutputParser:
-        """The named parsers, instantiated (their modules are imported only now)."""
-        found = self.parsers.get(name)
-        if found is None:
-            installed = ", ".join(self.parser_names()) or "(none)"
-            dist = FIRST_PARTY_BACKENDS.get(name)
-            hint = f"; to add it: pip install {dist}" if dist else ""
-            raise UnknownBackendError(
-                name, [], problem=f"unknown parser {name!r}; installed parsers: {installed}{hint}"
-            )
+        """Both parts of the parser called `name`, ready to parse (tools for tool calls)."""
         from .parsing import OutputParser
 
-        spec = found.spec
-        reasoning = load_target(spec.reasoning)() if spec.reasoning else None
-        tool_calls = load_target(spec.tool_calls)(tools) if spec.tool_calls else None
+        if name not in self.parsers:
+            raise self._parser_error(name, "reasoning", None, False)
+        spec = self.parsers[name].spec
+        reasoning = self.parser_class(name, "reasoning")() if spec.reasoning else None
+        tool_calls = self.parser_class(name, "tool_calls")(tools) if spec.tool_calls else None
         return OutputParser(reasoning=reasoning, tool_calls=tool_calls)
 
     def entries(self) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from .config import BaseLlmConfig
 from .errors import CapabilityError, UsageError
+from .specs import BackendIdentity
 from .types import (
     Capability,
     ChatDelta,
@@ -29,18 +30,34 @@ _ROLES = frozenset({"system", "user", "assistant", "tool", "developer"})
 
 
 class LLMBase(abc.ABC):
-    """A configured backend. Subclasses implement `_chat` and, per capability, the rest.
+    """A configured backend.
+
+    The subclass surface (docs/writing-a-backend.md, "What a backend implements"):
+
+    - implement `_chat(request)` and `_health()`; per declared capability `_stream`,
+      `_achat`, `_astream`, `_embed`; `close()` when it holds connections;
+    - declare `capabilities`, `extra_call_options` (per-call options beyond the common
+      ones) and, optionally, `capability_notes` (why an undeclared capability is missing);
+    - may use `self.config`, `self.identity` (name, env names, the server's start command),
+      `build_request()` (for batch APIs), `_require()`.
 
     The public methods validate the request, check the declared `capabilities`, and
     raise `CapabilityError` for anything undeclared, so no request is silently dropped.
+    A per-call option given as None means "use the config": it never reaches `_chat`.
     """
 
-    backend_name: str = "?"  # the registered name; set by the factory
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     extra_call_options: ClassVar[frozenset[str]] = frozenset()
+    capability_notes: ClassVar[Mapping[Capability, str]] = {}
 
-    def __init__(self, config: BaseLlmConfig) -> None:
+    def __init__(self, config: BaseLlmConfig, identity: BackendIdentity | None = None) -> None:
         self.config = config
+        self.identity = identity or _identity_for(type(config), type(self))
+
+    @property
+    def backend_name(self) -> str:
+        """The name the backend was registered (and created) under."""
+        return self.identity.name
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -74,7 +91,8 @@ class LLMBase(abc.ABC):
         **options: Any,
     ) -> ChatResult:
         """One chat turn."""
-        return self._chat(self._request(messages, tools, tool_choice, response_format, options))
+        return self._chat(self.build_request(messages, tools, tool_choice, response_format,
+                                             options))
 
     def stream(
         self,
@@ -87,7 +105,7 @@ class LLMBase(abc.ABC):
     ) -> Iterator[ChatDelta]:
         """One chat turn as deltas; tool calls arrive whole."""
         self._require(Capability.STREAMING)
-        request = self._request(messages, tools, tool_choice, response_format, options)
+        request = self.build_request(messages, tools, tool_choice, response_format, options)
         return self._stream(request)
 
     async def achat(
@@ -101,7 +119,7 @@ class LLMBase(abc.ABC):
     ) -> ChatResult:
         """`chat` for asyncio."""
         self._require(Capability.ASYNC)
-        request = self._request(messages, tools, tool_choice, response_format, options)
+        request = self.build_request(messages, tools, tool_choice, response_format, options)
         return await self._achat(request)
 
     def astream(
@@ -116,7 +134,7 @@ class LLMBase(abc.ABC):
         """`stream` for asyncio."""
         self._require(Capability.ASYNC)
         self._require(Capability.STREAMING)
-        request = self._request(messages, tools, tool_choice, response_format, options)
+        request = self.build_request(messages, tools, tool_choice, response_format, options)
         return self._astream(request)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
@@ -170,16 +188,19 @@ class LLMBase(abc.ABC):
 
     def _require(self, capability: Capability) -> None:
         if capability not in self.capabilities:
-            raise CapabilityError(self.backend_name, capability.value)
+            raise CapabilityError(self.backend_name, capability.value,
+                                  self.capability_notes.get(capability, ""))
 
-    def _request(
+    def build_request(
         self,
         messages: Messages,
-        tools: Tools | None,
-        tool_choice: str | Mapping[str, Any] | None,
-        response_format: Mapping[str, Any] | None,
-        options: Mapping[str, Any],
+        tools: Tools | None = None,
+        tool_choice: str | Mapping[str, Any] | None = "auto",
+        response_format: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
     ) -> ChatRequest:
+        """The validated request the `_chat` family receives (None-valued options dropped)."""
+        options = {name: value for name, value in (options or {}).items() if value is not None}
         _check_messages(messages)
         if tools:
             self._require(Capability.TOOLS)
@@ -192,7 +213,7 @@ class LLMBase(abc.ABC):
             tools=tuple(tools) if tools else None,
             tool_choice=tool_choice if tools else None,
             response_format=response_format,
-            options=dict(options),
+            options=options,
         )
 
     def _check_options(self, options: Mapping[str, Any]) -> None:
@@ -245,3 +266,16 @@ def _check_response_format(response_format: Mapping[str, Any]) -> str:
             "{'type': 'json_schema', 'json_schema': {...}}"
         )
     return str(kind)
+
+
+def _identity_for(config_class: type, backend_class: type) -> BackendIdentity:
+    """For a backend made without the factory (old plugins, direct construction): the
+    registered backend whose config class this is (not a preset), else the class name."""
+    from ._discovery import get_registry
+
+    target = f"{config_class.__module__}:{config_class.__qualname__}"
+    for registered in get_registry().backends.values():
+        spec = registered.spec
+        if spec.extends is None and spec.config_class in (config_class, target):
+            return registered.identity
+    return BackendIdentity(name=backend_class.__name__.lower())

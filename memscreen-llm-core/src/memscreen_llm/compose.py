@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ._registry import RegisteredBackend
 from .errors import UsageError
+
+if TYPE_CHECKING:  # the registry imports this module for the start command
+    from ._registry import RegisteredBackend
 
 DEFAULT_VARIANT = "default"
 

@@ -37,13 +37,28 @@ def build(backend: RegisteredBackend, config: BaseLlmConfig) -> LLMBase:
     """Instantiate a registered backend from a ready config (this imports its SDK)."""
     assert backend.spec.factory is not None  # discovery fills it in for presets
     factory = load_target(backend.spec.factory)
-    llm = factory(config)
+    identity = backend.identity
+    # API 1.0 factories take the config only: they are told who they are once built.
+    llm = factory(config, identity) if _takes_identity(factory) else factory(config)
     if not isinstance(llm, LLMBase):
         raise BackendError(
             f"backend {backend.name!r}: its factory returned {type(llm).__name__}, not an LLMBase"
         )
-    llm.backend_name = backend.name
+    llm.identity = identity
     return llm
+
+
+def _takes_identity(factory: Any) -> bool:
+    """Whether `factory` accepts (config, identity): API 1.1's factory signature."""
+    import inspect
+
+    try:
+        inspect.signature(factory).bind(None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to inspect (a builtin): call it the 1.0 way
+        return False
+    return True
 
 
 def available_backends() -> list[str]:

@@ -100,3 +100,48 @@ class OutputStreamer:
                 tail, more = self._tools.finish()
                 content, calls = content + tail, calls + more
         return ChatDelta(content=content or None, reasoning=reasoning or None, tool_calls=calls)
+
+
+class ConfiguredParsers:
+    """The parsers a backend's config names (`reasoning_parser`, `tool_parser`).
+
+    Looked up once, when the backend is built, so a name that is not installed fails
+    there with a ConfigError. Backends apply them to raw model text: always where the
+    engine cannot parse, and elsewhere only when the engine did not split the output.
+    """
+
+    def __init__(self, reasoning: str | None = None, tool_calls: str | None = None) -> None:
+        from ._discovery import get_registry
+
+        registry = get_registry() if reasoning or tool_calls else None
+        self._reasoning: type[ReasoningParser] | None = None
+        self._tool_calls: type[ToolCallParser] | None = None
+        if registry is not None and reasoning:
+            self._reasoning = registry.parser_class(reasoning, "reasoning",
+                                                    field="reasoning_parser")
+        if registry is not None and tool_calls:
+            self._tool_calls = registry.parser_class(tool_calls, "tool_calls",
+                                                     field="tool_parser")
+
+    @classmethod
+    def from_config(cls, config: Any) -> ConfiguredParsers:
+        """From a config's `reasoning_parser` / `tool_parser` fields (either may be absent)."""
+        return cls(getattr(config, "reasoning_parser", None), getattr(config, "tool_parser", None))
+
+    @property
+    def has_tool_parser(self) -> bool:
+        return self._tool_calls is not None
+
+    def __bool__(self) -> bool:
+        return self._reasoning is not None or self._tool_calls is not None
+
+    def for_request(self, tools: Tools | None, parse_tools: bool = True) -> OutputParser | None:
+        """A fresh parser for one request (parsers keep stream state); tool calls are looked
+        for only when the request lets the model call its tools."""
+        reasoning = self._reasoning() if self._reasoning is not None else None
+        tool_calls = None
+        if parse_tools and tools and self._tool_calls is not None:
+            tool_calls = self._tool_calls(list(tools))
+        if reasoning is None and tool_calls is None:
+            return None
+        return OutputParser(reasoning=reasoning, tool_calls=tool_calls)

@@ -22,6 +22,11 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 Target = str
 
 
+def env_name(backend: str, field: str) -> str:
+    """The environment variable of a backend's config field: MEMSCREEN_<BACKEND>_<FIELD>."""
+    return f"MEMSCREEN_{re.sub(r'[^A-Z0-9]+', '_', backend.upper())}_{field.upper()}"
+
+
 def _check_names(field: str, names: tuple[str, ...]) -> None:
     for name in names:
         if not isinstance(name, str) or not _NAME.match(name):
@@ -66,6 +71,7 @@ class BackendSpec:
     description: str = ""
     # variant name ("default", "cpu", "fp8", ...) -> "package:relative/path.yml"
     compose_files: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    # How to start the server; unset = the `docker compose` command for `compose_files`.
     compose_hint: str | None = None
     extends: str | None = None
     defaults: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -99,3 +105,18 @@ class ParserSpec:
         _check_target("tool_calls", self.tool_calls)
         if self.reasoning is None and self.tool_calls is None:
             raise ValueError(f"parser {self.name!r} needs a reasoning or a tool_calls parser")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BackendIdentity:
+    """Who a backend is, handed to it when it is built: its registered name, aliases, the
+    distribution it came from and the command that starts its server."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    distribution: str | None = None
+    compose_hint: str | None = None
+
+    def env(self, field: str) -> str:
+        """This backend's environment variable for `field`, e.g. MEMSCREEN_VLLM_MODEL."""
+        return env_name(self.name, field)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from memscreen_llm import BackendSpec, hookimpl
-from memscreen_llm.compose import compose_up_command
 
 
 @hookimpl
@@ -24,5 +23,4 @@ def register_backends(register: Callable[[BackendSpec], None]) -> None:
             "default": "memscreen_llm_ollama:compose/docker-compose.ollama.yml",
             "gpu": "memscreen_llm_ollama:compose/docker-compose.ollama.gpu.yml",
         },
-        compose_hint=compose_up_command("ollama"),
     ))

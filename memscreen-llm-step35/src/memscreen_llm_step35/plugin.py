@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from memscreen_llm import BackendSpec, ParserSpec, hookimpl
-from memscreen_llm.compose import compose_up_command
 
 from .preset import PRESET
 
@@ -28,7 +27,6 @@ def register_backends(register: Callable[[BackendSpec], None]) -> None:
             "default": "memscreen_llm_step35:compose/docker-compose.step35flash.yml",
             "fp8": "memscreen_llm_step35:compose/docker-compose.step35flash.fp8.yml",
         },
-        compose_hint=compose_up_command("step35"),
     ))
 
 

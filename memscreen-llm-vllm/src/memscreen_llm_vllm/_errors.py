@@ -1,23 +1,15 @@
-"""OpenAI-client failures against a vLLM server as memscreen-llm's typed errors."""
+"""What vLLM's refusals mean: context-length numbers, a missing tool parser, and the
+typed errors for them (everything else: core's `openai_compat.translate`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import openai
 
-from memscreen_llm.compose import compose_up_command
-from memscreen_llm.errors import (
-    BackendError,
-    BackendUnavailableError,
-    ContextLengthError,
-    MemscreenLLMError,
-    ModelNotFoundError,
-)
-
-# What the client raises for a server that fails; anything else is a bug and propagates.
-CLIENT_ERRORS = (openai.APIError,)
+from memscreen_llm import BackendError, BackendIdentity, ContextLengthError, ModelNotFoundError
+from memscreen_llm.errors import MemscreenLLMError
+from memscreen_llm.openai_compat import is_unknown_model, server_message
 
 _MAX_CONTEXT = (
     re.compile(r"maximum (?:context|model) length (?:is|of) (\d+)"),
@@ -34,28 +26,6 @@ _TOO_LONG = re.compile(r"max_tokens|max_completion_tokens|context length|max_mod
 _NO_TOOL_PARSER = re.compile(
     r"tool.?choice.*requires --(?:enable-auto-tool-choice|tool-call-parser)"
 )
-
-
-def env_var(backend: str, field: str) -> str:
-    """MEMSCREEN_<BACKEND>_<FIELD>, as core names it (a preset such as step35 has its own)."""
-    return f"MEMSCREEN_{re.sub(r'[^A-Z0-9]+', '_', backend.upper())}_{field.upper()}"
-
-
-def backend_name(name: str) -> str:
-    """The registered name; "vllm" for a backend made without the factory."""
-    return "vllm" if name == "?" else name
-
-
-def server_message(exc: openai.APIStatusError) -> str:
-    """The server's own error text (vLLM: {"error": {"message": ...}})."""
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return str(inner["message"])
-        if isinstance(body.get("detail"), str):
-            return str(body["detail"])
-    return str(exc.message)
 
 
 def context_numbers(message: str) -> tuple[int, int] | None:
@@ -91,61 +61,25 @@ def is_missing_tool_parser(exc: BaseException) -> bool:
     )
 
 
-def translate(
-    exc: BaseException,
-    *,
-    url: str,
-    model: str | None,
-    timeout: float,
-    served_models: Callable[[], list[str] | None] = lambda: None,
-    what: str = "chat",
-    backend: str = "vllm",
-) -> MemscreenLLMError:
-    """The typed error for `exc`, or a generic BackendError that keeps the server's words."""
-    backend = backend_name(backend)
-    if isinstance(exc, openai.APITimeoutError):
-        return BackendError(f"vLLM at {url} did not answer within {timeout:g} s (timeout)")
-    if isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
-        return BackendUnavailableError(url, hint=compose_up_command(backend), cause=detail)
-    if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc, url=url, model=model, served_models=served_models, what=what,
-                             backend=backend)
-    return BackendError(f"vLLM request failed: {type(exc).__name__}: {exc}")
-
-
-def _status_error(
-    exc: openai.APIStatusError,
-    *,
-    url: str,
-    model: str | None,
-    served_models: Callable[[], list[str] | None],
-    what: str,
-    backend: str,
-) -> MemscreenLLMError:
+def vllm_error(
+    exc: BaseException, *, url: str, identity: BackendIdentity, model: str | None,
+    served: list[str] | None, embeddings: bool = False,
+) -> MemscreenLLMError | None:
+    """The typed error for a refusal only vLLM gives, or None (then core's translation)."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
     message = server_message(exc)
-    status = exc.status_code
-    if status == 401:
-        return BackendError(
-            f"vLLM at {url} refused the request (HTTP 401: {message}); it was started with "
-            f"--api-key: set api_key (env VLLM_API_KEY or {env_var(backend, 'api_key')}) to "
-            "that key"
-        )
-    if status == 404 and model and "model" in message.lower():
-        available = served_models()
+    if is_unknown_model(exc) and model:
         return ModelNotFoundError(
-            model, available=available,
-            fix=(f"set model to a served one (env {env_var(backend, 'model')}), or restart "
-                 f"vLLM with --model {model}"),
-        )
-    if status == 404 and what == "embeddings":
+            model, available=served,
+            fix=f"set model to a served one (env {identity.env('model')}), or restart vLLM "
+            f"with --model {model}")
+    if exc.status_code == 404 and embeddings:
         return BackendError(
             f"vLLM at {url} has no embeddings endpoint (HTTP 404: {message}); it serves a "
             "generative model: start a vLLM server for an embedding model (--runner pooling) "
-            "and point a second backend at it"
-        )
-    if status in (400, 413, 422):
+            "and point a second backend at it")
+    if exc.status_code in (400, 413, 422):
         numbers = context_numbers(message)
         if numbers is not None:
             return ContextLengthError(*numbers)
@@ -153,7 +87,11 @@ def _status_error(
             return BackendError(
                 f"vLLM at {url} cannot handle this tool_choice: {message}\n  fix: start vLLM "
                 "with --enable-auto-tool-choice --tool-call-parser NAME, or set tool_parser "
-                f"(env {env_var(backend, 'tool_parser')}) to parse tool calls client-side "
-                "(then use tool_choice='auto')"
-            )
-    return BackendError(f"vLLM at {url} answered HTTP {status}: {message}")
+                f"(env {identity.env('tool_parser')}) to parse tool calls client-side "
+                "(then use tool_choice='auto')")
+    if exc.status_code == 401:
+        return BackendError(
+            f"vLLM at {url} refused the request (HTTP 401: {message}); it was started with "
+            f"--api-key: set api_key (env VLLM_API_KEY or {identity.env('api_key')}) to "
+            "that key")
+    return None

@@ -1,58 +1,57 @@
-"""`doctor` for vLLM: server reachable, model served, context length; offline: vllm, model."""
+"""`doctor` for vLLM, from what the backend found out: pure, no I/O.
+
+Server mode: /health answered, the model is served, the context length agrees. Offline:
+vllm imported, the model directory, the context length.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from memscreen_llm import HealthCheck, HealthReport
-from memscreen_llm.compose import compose_up_command
+from memscreen_llm import BackendIdentity, HealthCheck, HealthReport
 from memscreen_llm.errors import MemscreenLLMError
+from memscreen_llm.openai_compat import ServedModel
 
-from ._errors import backend_name, env_var
 from .config import VllmConfig
 
-if TYPE_CHECKING:
-    from .offline import VllmOfflineLLM
-    from .server import VllmServerLLM
 
-def check_server(llm: VllmServerLLM) -> HealthReport:
-    server = _server(llm)
+def server_report(
+    identity: BackendIdentity, config: VllmConfig, health_status: int | str,
+    served: Sequence[ServedModel] | MemscreenLLMError,
+) -> HealthReport:
+    """`health_status`: GET /health's HTTP status, or the transport error's name;
+    `served`: GET /v1/models' answer, or the error listing it."""
+    server = _server(identity, config.server_root, health_status)
     checks = [server]
     if server.ok:
-        checks += _model_and_context(llm)
-    return HealthReport(llm.backend_name, checks)
+        checks += _model_and_context(identity, config, served)
+    return HealthReport(identity.name, checks)
 
 
-def _server(llm: VllmServerLLM) -> HealthCheck:
-    import openai
-
-    root = llm.config.server_root
-    client = llm._client.with_options(max_retries=0, timeout=min(llm.config.timeout, 10.0))
-    try:
-        client.get(f"{root}/health", cast_to=str)
-    except openai.APIConnectionError as exc:
-        return HealthCheck("server", False, f"{root} unreachable ({type(exc).__name__})",
-                           fix=compose_up_command(backend_name(llm.backend_name)))
-    except openai.APIStatusError as exc:
-        if exc.status_code != 404:
-            return HealthCheck("server", False, f"{root}/health answered HTTP {exc.status_code}",
-                               fix="see the server's log; vLLM answers 503 while its engine "
-                               "is down")
+def _server(identity: BackendIdentity, root: str, status: int | str) -> HealthCheck:
+    if isinstance(status, str):
+        return HealthCheck("server", False, f"{root} unreachable ({status})",
+                           fix=identity.compose_hint)
+    if status == 404:
         return HealthCheck("server", True, f"{root} (no /health: not vLLM?)")
+    if status != 200:
+        return HealthCheck("server", False, f"{root}/health answered HTTP {status}",
+                           fix="see the server's log; vLLM answers 503 while its engine is down")
     return HealthCheck("server", True, f"vLLM at {root} healthy")
 
 
-def _model_and_context(llm: VllmServerLLM) -> list[HealthCheck]:
-    config = llm.config
-    model_env = env_var(backend_name(llm.backend_name), "model")
-    try:
-        served = llm.served_models()
-    except MemscreenLLMError as exc:
-        return [HealthCheck("model", False, f"cannot list served models: {exc}",
-                            fix="set api_key (VLLM_API_KEY) if the server has --api-key")]
+def _model_and_context(
+    identity: BackendIdentity, config: VllmConfig,
+    served: Sequence[ServedModel] | MemscreenLLMError,
+) -> list[HealthCheck]:
+    if isinstance(served, MemscreenLLMError):
+        return [HealthCheck("model", False, f"cannot list served models: {served}",
+                            fix=f"set api_key ({identity.env('api_key')} or VLLM_API_KEY) if "
+                            "the server has --api-key")]
     names = [m.id for m in served]
     listing = ", ".join(names) or "(none)"
+    model_env = identity.env("model")
     if config.model:
         if config.model not in names:
             return [HealthCheck(
@@ -60,18 +59,14 @@ def _model_and_context(llm: VllmServerLLM) -> list[HealthCheck]:
                 fix=f"set {model_env} to one of: {listing}, or restart vLLM "
                 f"with --model {config.model}",
             )]
-        model = config.model
-        detail = f"{model!r} served"
+        model, detail = config.model, f"{config.model!r} served"
     elif len(names) == 1:
-        model = names[0]
-        detail = f"{model!r} (the server's only model; model unset)"
+        model, detail = names[0], f"{names[0]!r} (the server's only model; model unset)"
     else:
         return [HealthCheck("model", False, f"model unset and the server serves {listing}",
                             fix=f"set {model_env} to one of: {listing}")]
-    checks = [HealthCheck("model", True, detail)]
     reported = next((m.max_model_len for m in served if m.id == model), None)
-    checks.append(_context(config, reported))
-    return checks
+    return [HealthCheck("model", True, detail), _context(config, reported)]
 
 
 def _context(config: VllmConfig, reported: int | None) -> HealthCheck:
@@ -91,9 +86,11 @@ def _context(config: VllmConfig, reported: int | None) -> HealthCheck:
     return HealthCheck("context", True, f"max_model_len {config.max_model_len} (config){source}")
 
 
-def check_offline(llm: VllmOfflineLLM) -> HealthReport:
-    config = llm.config
-    checks = [HealthCheck("vllm", True, f"vllm {llm.vllm_version} imported")]
+def offline_report(
+    identity: BackendIdentity, config: VllmConfig, vllm_version: str, loaded_max: int | None,
+) -> HealthReport:
+    """`loaded_max`: the loaded engine's max_model_len (None before the first request)."""
+    checks = [HealthCheck("vllm", True, f"vllm {vllm_version} imported")]
     model = config.model or ""
     looks_local = model.startswith((".", "/", "~")) or os.path.isdir(os.path.expanduser(model))
     if looks_local:
@@ -107,12 +104,11 @@ def check_offline(llm: VllmOfflineLLM) -> HealthReport:
     else:
         checks.append(HealthCheck("model", True, f"Hugging Face id {model!r} (downloaded on "
                                   "first use; set HF_TOKEN for gated models)"))
-    loaded = llm.loaded_max_model_len()
     if config.max_model_len is not None:
         detail = f"max_model_len {config.max_model_len} (config)"
-    elif loaded is not None:
-        detail = f"max_model_len {loaded} (the model's)"
+    elif loaded_max is not None:
+        detail = f"max_model_len {loaded_max} (the model's)"
     else:
         detail = "max_model_len = the model's own (known once it is loaded)"
     checks.append(HealthCheck("context", True, detail))
-    return HealthReport(llm.backend_name, checks)
+    return HealthReport(identity.name, checks)

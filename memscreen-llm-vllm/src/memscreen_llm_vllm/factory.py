@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from memscreen_llm import LLMBase
+from memscreen_llm import BackendIdentity, LLMBase
 from memscreen_llm.config import BaseLlmConfig
 from memscreen_llm.errors import ConfigError
 
 from .config import VllmConfig
 
 
-def create(config: BaseLlmConfig) -> LLMBase:
+def create(config: BaseLlmConfig, identity: BackendIdentity | None = None) -> LLMBase:
     """A server-mode or offline backend, as `config.mode` says."""
     if not isinstance(config, VllmConfig):
         raise ConfigError(
@@ -19,7 +19,7 @@ def create(config: BaseLlmConfig) -> LLMBase:
     if config.mode == "offline":
         from .offline import VllmOfflineLLM
 
-        return VllmOfflineLLM(config)
+        return VllmOfflineLLM(config, identity)
     from .server import VllmServerLLM
 
-    return VllmServerLLM(config)
+    return VllmServerLLM(config, identity)

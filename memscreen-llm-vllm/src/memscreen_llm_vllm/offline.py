@@ -14,18 +14,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memscreen_llm import (
+    BackendIdentity,
     Capability,
     ChatRequest,
     ChatResult,
+    ConfiguredParsers,
     HealthReport,
     LLMBase,
     Usage,
 )
-from memscreen_llm.errors import BackendError, CapabilityError, ContextLengthError, UsageError
+from memscreen_llm.errors import BackendError, ContextLengthError, UsageError
+from memscreen_llm.openai_compat import finish_reason, merged, setting, stop_list
 
 from . import _context, _health, _messages
-from ._errors import backend_name, context_numbers, env_var
-from ._parsing import ClientParsers
+from ._errors import context_numbers
 from .config import VllmConfig
 
 OFFLINE_INSTALL = (
@@ -43,11 +45,16 @@ class VllmOfflineLLM(LLMBase):
         Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA, Capability.OFFLINE,
     })
     extra_call_options = _messages.CALL_OPTIONS
+    _SERVER_ONLY = ("is not supported in offline mode (mode='offline'); use chat() / "
+                    "chat_batch(), or a vLLM server with mode='server'")
+    capability_notes = {Capability.STREAMING: f"streaming {_SERVER_ONLY}",
+                        Capability.ASYNC: f"async {_SERVER_ONLY}",
+                        Capability.EMBEDDINGS: "not in offline mode"}
     config: VllmConfig
 
-    def __init__(self, config: VllmConfig) -> None:
-        super().__init__(config)
-        self.parsers = ClientParsers(config.reasoning_parser, config.tool_parser)
+    def __init__(self, config: VllmConfig, identity: BackendIdentity | None = None) -> None:
+        super().__init__(config, identity)
+        self.parsers = ConfiguredParsers.from_config(config)
         try:
             vllm = importlib.import_module("vllm")
         except ImportError as exc:
@@ -97,17 +104,6 @@ class VllmOfflineLLM(LLMBase):
         with self._lock:
             self._engine = None
 
-    def _require(self, capability: Capability) -> None:
-        if capability in self.capabilities:
-            return
-        if capability in (Capability.STREAMING, Capability.ASYNC):
-            raise CapabilityError(
-                self.backend_name, capability.value,
-                f"{capability.value} is not supported in offline mode (mode='offline'); "
-                "use chat() / chat_batch(), or a vLLM server with mode='server'",
-            )
-        raise CapabilityError(self.backend_name, capability.value, "not in offline mode")
-
     # --- chat ---
 
     def _chat(self, request: ChatRequest) -> ChatResult:
@@ -125,7 +121,7 @@ class VllmOfflineLLM(LLMBase):
         """Many conversations in one engine call (vLLM batches them); results in order."""
         if isinstance(conversations, (str, bytes)) or not conversations:
             raise UsageError("chat_batch() takes a non-empty list of conversations")
-        requests = [self._request(conversation, tools, tool_choice, response_format, options)
+        requests = [self.build_request(conversation, tools, tool_choice, response_format, options)
                     for conversation in conversations]
         return self._generate(requests)
 
@@ -134,7 +130,8 @@ class VllmOfflineLLM(LLMBase):
         self._check_tools(first)
         llm = self.engine()
         conversations = [_messages.to_template_messages(r.messages) for r in requests]
-        template = _messages.chat_template_kwargs(first, self.config)
+        template = merged(self.config.chat_template_kwargs,
+                          first.options.get("chat_template_kwargs"))
         tools = [dict(tool) for tool in first.tools] if first.tools else None
         params = [self._sampling(llm, request, conversation, tools, template)
                   for request, conversation in zip(requests, conversations, strict=True)]
@@ -161,7 +158,7 @@ class VllmOfflineLLM(LLMBase):
             raise UsageError(
                 "offline mode finds tool calls in the model's raw text with a client-side "
                 "parser: set tool_parser (e.g. step3p5; env "
-                f"{env_var(backend_name(self.backend_name), 'tool_parser')})"
+                f"{self.identity.env('tool_parser')})"
             )
 
     def _sampling(
@@ -170,9 +167,9 @@ class VllmOfflineLLM(LLMBase):
     ) -> Any:
         values: dict[str, Any] = {}
         for name in _SAMPLING:
-            value = _messages.option(request, self.config, name)
+            value = setting(request, self.config, name)
             if value is not None:
-                values[name] = _messages.stop_list(value) if name == "stop" else value
+                values[name] = stop_list(value) if name == "stop" else value
         values["max_tokens"] = self._fit_context(llm, conversation, tools, template,
                                                  values.get("max_tokens"))
         structured = self._structured(request)
@@ -185,10 +182,10 @@ class VllmOfflineLLM(LLMBase):
             # The parsers need the markers, which a model's tokenizer may hold as special
             # tokens (vLLM drops those from the text by default). extra_body can override.
             values["skip_special_tokens"] = False
-        values.update(_messages.merged(self.config.extra_body, request.options.get("extra_body")))
-        merged = {**self._model_defaults(llm), **values}
+        values.update(merged(self.config.extra_body, request.options.get("extra_body")))
+        sampling = {**self._model_defaults(llm), **values}
         try:
-            return self._vllm.SamplingParams(**merged)
+            return self._vllm.SamplingParams(**sampling)
         except TypeError as exc:
             raise UsageError(f"offline sampling options not understood by vLLM: {exc}") from exc
 
@@ -227,7 +224,7 @@ class VllmOfflineLLM(LLMBase):
     def _result(self, output: Any, request: ChatRequest) -> ChatResult:
         completion = output.outputs[0]
         tools_wanted = bool(request.tools) and request.tool_choice != "none"
-        parser = self.parsers.for_request(request.tools, tools_wanted) if self.parsers else None
+        parser = self.parsers.for_request(request.tools, tools_wanted)
         text = completion.text
         content: str | None = text
         reasoning = None
@@ -237,14 +234,15 @@ class VllmOfflineLLM(LLMBase):
             content, reasoning, calls = parsed.content, parsed.reasoning, parsed.tool_calls
         return ChatResult(
             content=content, reasoning=reasoning, tool_calls=calls,
-            finish_reason=_messages.finish_reason(completion.finish_reason, bool(calls)),
+            finish_reason=finish_reason(completion.finish_reason, bool(calls)),
             usage=Usage(prompt_tokens=len(output.prompt_token_ids or ()),
                         completion_tokens=len(completion.token_ids)),
             model=self.config.model,
         )
 
     def _health(self) -> HealthReport:
-        return _health.check_offline(self)
+        return _health.offline_report(self.identity, self.config, self.vllm_version,
+                                      self.loaded_max_model_len())
 
 
 __all__ = ["VllmOfflineLLM"]

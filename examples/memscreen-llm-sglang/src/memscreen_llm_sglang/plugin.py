@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from memscreen_llm import BackendSpec, hookimpl
-from memscreen_llm.compose import compose_up_command
 
 
 @hookimpl
@@ -26,5 +25,4 @@ def register_backends(register: Callable[[BackendSpec], None]) -> None:
         factory="memscreen_llm_sglang.backend:SglangLLM",  # imported only on create_llm()
         description="SGLang server via its OpenAI-compatible API (example third-party plugin)",
         compose_files={"default": "memscreen_llm_sglang:compose/docker-compose.sglang.yml"},
-        compose_hint=compose_up_command("sglang"),
     ))

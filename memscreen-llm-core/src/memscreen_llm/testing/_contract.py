@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from .._config_resolve import resolve
+from .._config_resolve import resolve_config
 from .._discovery import get_registry
 from ..base import LLMBase
 from ..errors import (
@@ -19,6 +19,7 @@ from ..errors import (
     ModelNotFoundError,
 )
 from ..factory import build, create_llm
+from ..specs import env_name
 from ..types import Capability, ChatResult, ToolCall, join_deltas
 from ._ports import free_port
 
@@ -102,7 +103,8 @@ class BackendContract:
         assert registered.plugin.status.value == "ok"
         assert registered.plugin.distribution, "backend must come from an installed distribution"
         assert isinstance(llm, LLMBase)
-        assert llm.backend_name == registered.name
+        assert llm.backend_name == registered.name == llm.identity.name
+        assert llm.identity.env("model") == env_name(registered.name, "model")
         entry = next(e for e in get_registry().entries() if e["name"] == registered.name)
         assert entry["status"] == "ok"
 
@@ -113,8 +115,7 @@ class BackendContract:
         with pytest.raises(ConfigError, match="did you mean 'temperature'"):
             create_llm(self.backend, temprature=0.5)
         with pytest.raises(ConfigError) as err:
-            resolve(get_registry(), self.backend, env={"MEMSCREEN_LLM_BACKEND": self.backend,
-                    f"MEMSCREEN_{self.backend.upper().replace('-', '_')}_MAX_TOKENS": "lots"})
+            resolve_config(self.backend, env={env_name(self.backend, "max_tokens"): "lots"})
         assert err.value.field == "max_tokens" and "env " in (err.value.source or "")
 
     def test_contract_secrets_are_redacted(self, llm: LLMBase) -> None:
@@ -131,6 +132,13 @@ class BackendContract:
         assert result.finish_reason is not None
         text = llm.generate_response(self.messages, **self.deterministic)
         assert isinstance(text, str) and text == (result.content or "")
+
+    def test_contract_none_means_config(self, llm: LLMBase) -> None:
+        """A per-call option given as None is the config's value, never a null on the wire."""
+        configured = self._rebuilt(llm, **self.deterministic)
+        unset = dict.fromkeys(("temperature", "max_tokens", "top_p", "top_k", "seed", "stop"))
+        _same_turn(configured.chat(self.messages, **unset), llm.chat(self.messages,
+                                                                     **self.deterministic))
 
     def test_contract_stream_joins_to_chat(self, llm: LLMBase) -> None:
         self._require(llm, Capability.STREAMING)

@@ -1,0 +1,65 @@
+"""The openai client's exceptions as core's typed errors, for any OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import openai
+
+from ..errors import (
+    BackendError,
+    BackendUnavailableError,
+    MemscreenLLMError,
+    ModelNotFoundError,
+)
+from ..specs import BackendIdentity
+
+# What the client raises for a server that fails; anything else is a bug and propagates.
+CLIENT_ERRORS = (openai.APIError,)
+
+
+def server_message(exc: openai.APIStatusError) -> str:
+    """The server's own error text ({"error": {"message": ...}} or {"detail": ...})."""
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return str(inner["message"])
+        if isinstance(body.get("detail"), str):
+            return str(body["detail"])
+    return str(exc.message)
+
+
+def is_unknown_model(exc: BaseException) -> bool:
+    return isinstance(exc, openai.NotFoundError) and "model" in server_message(exc).lower()
+
+
+def translate(
+    exc: BaseException,
+    *,
+    engine: str,
+    url: str,
+    identity: BackendIdentity,
+    timeout: float,
+    model: str | None = None,
+    served: list[str] | None = None,
+) -> MemscreenLLMError:
+    """The typed error for a failed request to `engine` (e.g. "vLLM") at `url`; `served`
+    lists the server's models for an unknown-model answer."""
+    if isinstance(exc, openai.APITimeoutError):  # before its base class, APIConnectionError
+        return BackendError(f"{engine} at {url} did not answer within {timeout:g} s (timeout)")
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)
+        return BackendUnavailableError(url, hint=identity.compose_hint, cause=detail)
+    if not isinstance(exc, openai.APIStatusError):
+        return BackendError(f"{engine} request failed: {type(exc).__name__}: {exc}")
+    message = server_message(exc)
+    if exc.status_code == 401:
+        return BackendError(
+            f"{engine} at {url} refused the request (HTTP 401: {message}); it was started "
+            f"with --api-key: set api_key (env {identity.env('api_key')}) to that key")
+    if is_unknown_model(exc) and model:
+        return ModelNotFoundError(
+            model, available=served,
+            fix=f"set model (env {identity.env('model')}) to a served one, or serve {model} "
+            "on the server")
+    return BackendError(f"{engine} at {url} answered HTTP {exc.status_code}: {message}")
