@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from plugin_dists import write_echo
 
-from memscreen_llm import ConfigError, UnknownBackendError, discover
-from memscreen_llm._config_resolve import resolve
+from memscreen_llm import ConfigError, UnknownBackendError, discover, resolve_config
 
 
 @pytest.fixture
@@ -18,7 +17,7 @@ def registry(site: Path, unique: str):  # type: ignore[no-untyped-def]
 
 
 def test_defaults_when_nothing_is_set(registry) -> None:  # type: ignore[no-untyped-def]
-    resolved = resolve(registry, "echo", env={})
+    resolved = resolve_config("echo", env={})
     assert resolved.config.base_url == "http://localhost:9999"
     assert resolved.config.temperature == 0.1
     assert resolved.sources == {}
@@ -30,7 +29,7 @@ def test_precedence_argument_over_env_over_file(registry, tmp_path: Path) -> Non
     toml.write_text('[llm]\nbackend = "echo"\n[llm.echo]\nmodel = "from-file"\n'
                     'temperature = 0.5\ntop_k = 3\n')
     env = {"MEMSCREEN_ECHO_MODEL": "from-env", "MEMSCREEN_ECHO_TEMPERATURE": "0.7"}
-    resolved = resolve(registry, None, {"model": "from-arg"}, config_file=toml, env=env)
+    resolved = resolve_config(None, {"model": "from-arg"}, config_file=toml, env=env)
     assert resolved.backend_source == f"file {toml} [llm]"
     assert resolved.config.model == "from-arg"
     assert resolved.config.temperature == 0.7
@@ -45,28 +44,28 @@ def test_precedence_argument_over_env_over_file(registry, tmp_path: Path) -> Non
 def test_backend_from_env_beats_file_and_default_is_ollama(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     toml = tmp_path / "c.toml"
     toml.write_text('[llm]\nbackend = "nope"\n')
-    resolved = resolve(registry, None, config_file=toml, env={"MEMSCREEN_LLM_BACKEND": "echo"})
+    resolved = resolve_config(None, config_file=toml, env={"MEMSCREEN_LLM_BACKEND": "echo"})
     assert resolved.backend.name == "echo"
     assert resolved.backend_source == "env MEMSCREEN_LLM_BACKEND"
     with pytest.raises(UnknownBackendError, match="unknown backend 'ollama'"):
-        resolve(registry, None, env={})
+        resolve_config(None, env={})
 
 
 def test_memscreen_env_names_and_canonical_names(registry) -> None:  # type: ignore[no-untyped-def]
-    legacy = resolve(registry, "echo", env={"MEMSCREEN_ECHO_URL": "http://h:1"})
+    legacy = resolve_config("echo", env={"MEMSCREEN_ECHO_URL": "http://h:1"})
     assert legacy.config.base_url == "http://h:1"
     assert legacy.sources["base_url"] == "env MEMSCREEN_ECHO_URL"
-    both = resolve(registry, "echo", env={"MEMSCREEN_ECHO_URL": "http://h:1",
+    both = resolve_config("echo", env={"MEMSCREEN_ECHO_URL": "http://h:1",
                                           "MEMSCREEN_ECHO_BASE_URL": "http://h:2"})
     assert both.config.base_url == "http://h:2"
 
 
 def test_default_config_file_in_cwd_and_env_config(registry, site: Path) -> None:  # type: ignore[no-untyped-def]
     Path("memscreen-llm.toml").write_text('[llm.echo]\nmodel = "cwd"\n')
-    assert resolve(registry, "echo", env={}).config.model == "cwd"
+    assert resolve_config("echo", env={}).config.model == "cwd"
     other = site.parent / "other.toml"
     other.write_text('[llm.echo-alias]\nmodel = "env-file"\n')
-    resolved = resolve(registry, "echo", env={"MEMSCREEN_LLM_CONFIG": str(other)})
+    resolved = resolve_config("echo", env={"MEMSCREEN_LLM_CONFIG": str(other)})
     assert resolved.config.model == "env-file"
 
 
@@ -87,7 +86,7 @@ def test_default_config_file_in_cwd_and_env_config(registry, site: Path) -> None
 )
 def test_bad_env_values_name_field_source_and_value(registry, env, field, source, text) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError) as err:
-        resolve(registry, "echo", env=env)
+        resolve_config("echo", env=env)
     assert err.value.field == field
     assert err.value.source == source
     assert text in str(err.value)
@@ -98,24 +97,24 @@ def test_wrong_type_in_file_and_in_code(registry, tmp_path: Path) -> None:  # ty
     toml = tmp_path / "c.toml"
     toml.write_text('[llm.echo]\ntemperature = "warm"\n')
     with pytest.raises(ConfigError) as err:
-        resolve(registry, "echo", config_file=toml, env={})
+        resolve_config("echo", config_file=toml, env={})
     assert err.value.source == f"file {toml} [llm.echo]"
     assert "temperature must be a number, got str" in str(err.value)
     with pytest.raises(ConfigError, match="max_tokens must be an integer") as err:
-        resolve(registry, "echo", {"max_tokens": 1.5}, env={})
+        resolve_config("echo", {"max_tokens": 1.5}, env={})
     assert err.value.source == "argument"
 
 
 def test_unknown_keys_get_did_you_mean(registry, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match="unknown field 'base_ur' .*did you mean 'base_url'"):
-        resolve(registry, "echo", {"base_ur": "http://x"}, env={})
+        resolve_config("echo", {"base_ur": "http://x"}, env={})
     toml = tmp_path / "c.toml"
     toml.write_text('[llm]\nbakend = "echo"\n')
     with pytest.raises(ConfigError, match="unknown key 'bakend' in \\[llm\\]; did you mean 'backend'"):
-        resolve(registry, "echo", config_file=toml, env={})
+        resolve_config("echo", config_file=toml, env={})
     toml.write_text('[llm.echo]\nmodell = "x"\n')
     with pytest.raises(ConfigError, match="did you mean 'model'") as err:
-        resolve(registry, "echo", config_file=toml, env={})
+        resolve_config("echo", config_file=toml, env={})
     assert err.value.source == f"file {toml} [llm.echo]"
 
 
@@ -123,14 +122,14 @@ def test_bad_toml_and_missing_file(registry, tmp_path: Path) -> None:  # type: i
     toml = tmp_path / "c.toml"
     toml.write_text("[llm\n")
     with pytest.raises(ConfigError, match="is not valid TOML"):
-        resolve(registry, "echo", config_file=toml, env={})
+        resolve_config("echo", config_file=toml, env={})
     with pytest.raises(ConfigError, match="does not exist") as err:
-        resolve(registry, "echo", env={"MEMSCREEN_LLM_CONFIG": str(tmp_path / "none.toml")})
+        resolve_config("echo", env={"MEMSCREEN_LLM_CONFIG": str(tmp_path / "none.toml")})
     assert err.value.source == "env MEMSCREEN_LLM_CONFIG"
 
 
 def test_secrets_never_show(registry) -> None:  # type: ignore[no-untyped-def]
-    resolved = resolve(registry, "echo", {"api_key": "sk-abc123"},
+    resolved = resolve_config("echo", {"api_key": "sk-abc123"},
                        env={"ECHO_TOKEN": "tok-xyz789"})
     config = resolved.config
     assert config.api_key == "sk-abc123" and config.token == "tok-xyz789"
@@ -138,14 +137,14 @@ def test_secrets_never_show(registry) -> None:  # type: ignore[no-untyped-def]
     assert "sk-abc123" not in shown and "tok-xyz789" not in shown
     assert "'***'" in repr(config)
     with pytest.raises(ConfigError) as err:
-        resolve(registry, "echo", {"token": 12345}, env={})
+        resolve_config("echo", {"token": 12345}, env={})
     assert "12345" not in str(err.value)
 
 
 def test_text_values_are_coerced_by_field_type(registry) -> None:  # type: ignore[no-untyped-def]
     env = {"MEMSCREEN_ECHO_STOP": "a, b", "MEMSCREEN_ECHO_OPTIONS": '{"x": 1}',
            "MEMSCREEN_ECHO_TOP_K": "none", "MEMSCREEN_ECHO_SEED": "42"}
-    config = resolve(registry, "echo", env=env).config
+    config = resolve_config("echo", env=env).config
     assert config.stop == ["a", "b"]
     assert config.options == {"x": 1}
     assert config.top_k is None and config.seed == 42

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from memscreen_llm import ConfigError, UsageError, create_llm, get_registry
-from memscreen_llm._config_resolve import resolve
+from memscreen_llm import ConfigError, UsageError, create_llm, resolve_config
 from memscreen_llm_ollama import DEFAULT_MODEL
 
 
 def test_defaults_and_memscreen_env_names() -> None:
-    default = resolve(get_registry(), None, env={})
+    default = resolve_config(None, env={})
     assert default.backend.name == "ollama"
     assert default.config.base_url == "http://localhost:11434"
     assert default.config.model == DEFAULT_MODEL
     env = {"MEMSCREEN_OLLAMA_URL": "http://gpu-box:11434", "MEMSCREEN_LLM_MODEL": "llama3.2:3b",
            "MEMSCREEN_OLLAMA_THINK": "high", "MEMSCREEN_OLLAMA_NUM_CTX": "8192"}
-    resolved = resolve(get_registry(), "ollama", env=env)
+    resolved = resolve_config("ollama", env=env)
     config = resolved.config
     assert (config.base_url, config.model, config.think, config.num_ctx) == (
         "http://gpu-box:11434", "llama3.2:3b", "high", 8192)
     assert resolved.sources["base_url"] == "env MEMSCREEN_OLLAMA_URL"
-    assert resolve(get_registry(), "ollama", env={"MEMSCREEN_OLLAMA_THINK": "true"}).config.think is True
+    assert resolve_config("ollama", env={"MEMSCREEN_OLLAMA_THINK": "true"}).config.think is True
 
 
 @pytest.mark.parametrize(("field", "value", "needle"), [

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from test_parsers_golden import CASES
 
-from memscreen_llm import ConfigError, get_registry
-from memscreen_llm._config_resolve import resolve
+from memscreen_llm import ConfigError, get_registry, resolve_config
 from memscreen_llm_step35.config import MODELS
 
 
@@ -42,7 +41,7 @@ def test_registered_with_aliases_extending_vllm() -> None:
 
 
 def test_preset_values_and_their_source() -> None:
-    resolved = resolve(get_registry(), "step35", env={})
+    resolved = resolve_config("step35", env={})
     config = resolved.config
     assert config.model == "stepfun-ai/Step-3.5-Flash"
     assert config.base_url == "http://localhost:8001/v1"
@@ -58,16 +57,16 @@ def test_every_preset_value_can_be_overridden(tmp_path: Path) -> None:
     toml.write_text('[llm."step-3.5-flash"]\nmax_model_len = 16384\ntool_parser = "step3p5"\n')
     env = {"MEMSCREEN_VLLM_URL": "http://gpu:8001", "MEMSCREEN_STEP35_TEMPERATURE": "0.6",
            "MEMSCREEN_STEP35_VARIANT": "fp8"}
-    resolved = resolve(get_registry(), "step35", {"trust_remote_code": False}, env=env)
+    resolved = resolve_config("step35", {"trust_remote_code": False}, env=env)
     config = resolved.config
     assert config.base_url == "http://gpu:8001/v1"  # MemScreen's name, /v1 added
     assert config.model == MODELS["fp8"] == "stepfun-ai/Step-3.5-Flash-FP8"
     assert (config.temperature, config.max_model_len, config.trust_remote_code) == (0.6, 16384, False)
     assert resolved.sources["max_model_len"] == f"file {toml.name} [llm.step-3.5-flash]"
-    explicit = resolve(get_registry(), "step35", {"model": "my/finetune", "variant": "fp8"}, env={})
+    explicit = resolve_config("step35", {"model": "my/finetune", "variant": "fp8"}, env={})
     assert explicit.config.model == "my/finetune"
     with pytest.raises(ConfigError, match="variant must be one of: bf16, fp8"):
-        resolve(get_registry(), "step35", {"variant": "int4"}, env={})
+        resolve_config("step35", {"variant": "int4"}, env={})
 
 
 def test_config_show_and_compose_from_the_cli() -> None:

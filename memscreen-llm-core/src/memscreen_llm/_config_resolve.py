@@ -55,27 +55,16 @@ def resolve_config(
     config_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     text_arguments: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
 ) -> ResolvedConfig:
     """The backend `name` (None: chosen as `create_llm` chooses) and its validated config,
     layered from `arguments` > `env` (default os.environ) > the TOML file > preset >
     defaults, with the source of every value. `text_arguments` are values still as text
     (the CLI's `--set`). Raises ConfigError naming field, source and fix."""
-    from ._discovery import get_registry
+    if registry is None:
+        from ._discovery import get_registry
 
-    return resolve(get_registry(), name, arguments, config_file=config_file, env=env,
-                   text_arguments=text_arguments)
-
-
-def resolve(
-    registry: Registry,
-    name: str | None = None,
-    arguments: Mapping[str, Any] | None = None,
-    *,
-    config_file: str | Path | None = None,
-    env: Mapping[str, str] | None = None,
-    text_arguments: Mapping[str, str] | None = None,
-) -> ResolvedConfig:
-    """The backend and its config; `text_arguments` are CLI `--set` values, still text."""
+        registry = get_registry()
     env = os.environ if env is None else env
     file = _config_file.load(config_file, env)
     backend, backend_source = choose_backend(registry, name, env, file)

@@ -21,6 +21,8 @@ from .types import (
 
 Messages = Sequence[Mapping[str, Any]]
 Tools = Sequence[Mapping[str, Any]]
+ToolChoice = str | Mapping[str, Any] | None
+Format = Mapping[str, Any]
 
 # Per-call options every backend accepts; a backend adds its own in `extra_call_options`.
 COMMON_CALL_OPTIONS = frozenset(
@@ -79,63 +81,39 @@ class LLMBase(abc.ABC):
         )
         return result.to_memscreen(tools_given=bool(tools))
 
-    # --- chat, streaming, async ---
+    # --- chat, streaming, async: one signature, the request built by build_request ---
 
-    def chat(
-        self,
-        messages: Messages,
-        *,
-        tools: Tools | None = None,
-        tool_choice: str | Mapping[str, Any] | None = "auto",
-        response_format: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> ChatResult:
+    def chat(self, messages: Messages, *, tools: Tools | None = None,
+             tool_choice: ToolChoice = "auto", response_format: Format | None = None,
+             **options: Any) -> ChatResult:
         """One chat turn."""
         return self._chat(self.build_request(messages, tools, tool_choice, response_format,
                                              options))
 
-    def stream(
-        self,
-        messages: Messages,
-        *,
-        tools: Tools | None = None,
-        tool_choice: str | Mapping[str, Any] | None = "auto",
-        response_format: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> Iterator[ChatDelta]:
+    def stream(self, messages: Messages, *, tools: Tools | None = None,
+               tool_choice: ToolChoice = "auto", response_format: Format | None = None,
+               **options: Any) -> Iterator[ChatDelta]:
         """One chat turn as deltas; tool calls arrive whole."""
         self._require(Capability.STREAMING)
-        request = self.build_request(messages, tools, tool_choice, response_format, options)
-        return self._stream(request)
+        return self._stream(self.build_request(messages, tools, tool_choice, response_format,
+                                               options))
 
-    async def achat(
-        self,
-        messages: Messages,
-        *,
-        tools: Tools | None = None,
-        tool_choice: str | Mapping[str, Any] | None = "auto",
-        response_format: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> ChatResult:
+    async def achat(self, messages: Messages, *, tools: Tools | None = None,
+                    tool_choice: ToolChoice = "auto", response_format: Format | None = None,
+                    **options: Any) -> ChatResult:
         """`chat` for asyncio."""
         self._require(Capability.ASYNC)
-        request = self.build_request(messages, tools, tool_choice, response_format, options)
-        return await self._achat(request)
+        return await self._achat(self.build_request(messages, tools, tool_choice,
+                                                    response_format, options))
 
-    def astream(
-        self,
-        messages: Messages,
-        *,
-        tools: Tools | None = None,
-        tool_choice: str | Mapping[str, Any] | None = "auto",
-        response_format: Mapping[str, Any] | None = None,
-        **options: Any,
-    ) -> AsyncIterator[ChatDelta]:
+    def astream(self, messages: Messages, *, tools: Tools | None = None,
+                tool_choice: ToolChoice = "auto", response_format: Format | None = None,
+                **options: Any) -> AsyncIterator[ChatDelta]:
         """`stream` for asyncio."""
         self._require(Capability.ASYNC)
         self._require(Capability.STREAMING)
-        request = self.build_request(messages, tools, tool_choice, response_format, options)
-        return self._astream(request)
+        return self._astream(self.build_request(messages, tools, tool_choice,
+                                                response_format, options))
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One embedding vector per text."""
@@ -195,8 +173,8 @@ class LLMBase(abc.ABC):
         self,
         messages: Messages,
         tools: Tools | None = None,
-        tool_choice: str | Mapping[str, Any] | None = "auto",
-        response_format: Mapping[str, Any] | None = None,
+        tool_choice: ToolChoice = "auto",
+        response_format: Format | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> ChatRequest:
         """The validated request the `_chat` family receives (None-valued options dropped)."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from . import _config_resolve
+from ._config_resolve import resolve_config
 from ._discovery import get_registry
 from ._registry import RegisteredBackend
 from .base import LLMBase
@@ -29,7 +29,7 @@ def create_llm(
     name: str | None = None, *, config_file: str | Path | None = None, **fields: Any
 ) -> LLMBase:
     """A backend by name (None: MEMSCREEN_LLM_BACKEND, the config file, else "ollama")."""
-    resolved = _config_resolve.resolve(get_registry(), name, fields, config_file=config_file)
+    resolved = resolve_config(name, fields, config_file=config_file)
     return build(resolved.backend, resolved.config)
 
 

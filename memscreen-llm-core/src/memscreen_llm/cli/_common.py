@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .._config_resolve import ResolvedConfig, resolve
-from .._discovery import get_registry
+from .._config_resolve import ResolvedConfig, resolve_config
 from ..errors import UsageError
 
 
@@ -20,8 +19,7 @@ def parse_settings(pairs: list[str]) -> dict[str, str]:
 
 
 def resolve_from_args(args: argparse.Namespace, **arguments: object) -> ResolvedConfig:
-    return resolve(
-        get_registry(),
+    return resolve_config(
         getattr(args, "backend", None),
         {k: v for k, v in arguments.items() if v is not None},
         config_file=args.config,

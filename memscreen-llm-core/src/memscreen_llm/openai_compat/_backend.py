@@ -59,6 +59,26 @@ Op = ListModels | Post | Create
 Path = Generator[Op, Any, Any]
 
 
+class _Steps:
+    """Walks a request path: hands it each I/O outcome (or failure), takes its next op."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.outcome: Any = None
+        self.failure: BaseException | None = None
+        self.value: Any = None
+
+    def next(self) -> Op | None:
+        """The next op, or None once the path returned (its result is then `value`)."""
+        failure, self.failure = self.failure, None
+        try:
+            return self.path.throw(failure) if failure is not None else self.path.send(
+                self.outcome)
+        except StopIteration as done:
+            self.value = done.value
+            return None
+
+
 @dataclasses.dataclass
 class Call:
     """One prepared request: the create() arguments, and the parser for the raw text."""
@@ -143,32 +163,22 @@ class OpenAICompatLLM(LLMBase):
         return (await client.models.list()).data
 
     def _run(self, path: Path) -> Any:
-        outcome: Any = None
-        failure: BaseException | None = None
-        while True:
+        steps = _Steps(path)
+        while (op := steps.next()) is not None:
             try:
-                op = path.throw(failure) if failure is not None else path.send(outcome)
-            except StopIteration as done:
-                return done.value
-            failure = None
-            try:
-                outcome = self._do(op)
+                steps.outcome = self._do(op)
             except CLIENT_ERRORS as exc:  # the path decides: recover, or a typed error
-                failure = exc
+                steps.failure = exc
+        return steps.value
 
     async def _arun(self, path: Path) -> Any:
-        outcome: Any = None
-        failure: BaseException | None = None
-        while True:
+        steps = _Steps(path)
+        while (op := steps.next()) is not None:
             try:
-                op = path.throw(failure) if failure is not None else path.send(outcome)
-            except StopIteration as done:
-                return done.value
-            failure = None
-            try:
-                outcome = await self._ado(op)
+                steps.outcome = await self._ado(op)
             except CLIENT_ERRORS as exc:
-                failure = exc
+                steps.failure = exc
+        return steps.value
 
     # --- the request path, written once ---
 
