@@ -5,9 +5,9 @@ Names are imported on first use (PEP 562), so `import memscreen_llm` and the CLI
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
 from ._version import API_VERSION, __version__
 
 _WHERE = {
@@ -71,19 +71,14 @@ __all__ = [
     "get_registry",
     "hookimpl",
     "join_deltas",
+    "lazy_exports",
     "new_tool_call_id",
     "resolve_config",
     "setting",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memscreen_llm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)
 
 
 if TYPE_CHECKING:

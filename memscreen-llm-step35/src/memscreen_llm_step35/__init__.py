@@ -6,17 +6,12 @@ package, and must stay cheap (no openai, no vllm, no attrs).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from memscreen_llm import lazy_exports  # cheap: core is lazy too
 
 __all__ = ["MODELS", "Step35Config"]
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "config"))
 
 if TYPE_CHECKING:
     from .config import MODELS, Step35Config
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import config
-
-        return getattr(config, name)
-    raise AttributeError(f"module 'memscreen_llm_step35' has no attribute {name!r}")
