@@ -116,7 +116,7 @@ def test_health_names_server_and_model_checks(server: Any) -> None:
 
 
 def test_parser_names_are_checked_when_the_backend_is_made(parser_site: Path) -> None:
-    with pytest.raises(ConfigError, match="no parser named 'nonesuch'") as err:
+    with pytest.raises(ConfigError, match="unknown parser 'nonesuch'") as err:
         create_llm("sglang", reasoning_parser="nonesuch")
     assert "kit-think" in str(err.value)  # the fix lists what is installed
     with pytest.raises(ConfigError, match="has no reasoning part"):

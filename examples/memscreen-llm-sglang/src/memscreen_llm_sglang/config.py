@@ -2,8 +2,8 @@
 
 Every field can be set in code, as MEMSCREEN_SGLANG_<FIELD>, or in `[llm.sglang]` of
 memscreen-llm.toml; core layers those sources and names the source of a bad value.
-`model`, `temperature`, `top_p`, `top_k`, `max_tokens`, `seed` and `timeout` come from
-`BaseLlmConfig`.
+`model`, `temperature`, `top_p`, `top_k`, `max_tokens`, `seed`, `timeout` and `api_key`
+(the server's --api-key, a secret) come from `BaseLlmConfig`.
 """
 
 from __future__ import annotations
@@ -24,19 +24,15 @@ class SglangConfig(BaseLlmConfig):
         env=("MEMSCREEN_SGLANG_URL",),
         help="SGLang server URL, with or without /v1, e.g. http://localhost:30000",
     )
-    api_key: str | None = setting(
-        None, validator=string(optional=True), secret=True,
-        help="the server's --api-key, if it was started with one",
-    )
     reasoning_parser: str | None = setting(
         None, validator=string(optional=True),
-        help="registered parser that splits reasoning out of raw text; used when the server "
-        "returns no reasoning itself (started without --reasoning-parser)",
+        help="registered parser that splits reasoning out of raw text, when the server "
+        "does not (started without --reasoning-parser)",
     )
     tool_parser: str | None = setting(
         None, validator=string(optional=True),
-        help="registered parser that finds tool calls in raw text; used on the text the "
-        "server left unparsed (started without --tool-call-parser)",
+        help="registered parser that finds tool calls in raw text, when the server "
+        "does not (started without --tool-call-parser)",
     )
 
     @property

@@ -14,7 +14,7 @@ from memscreen_llm import BackendSpec, hookimpl
 @hookimpl
 def supported_api() -> str:
     """The core plugin-API versions this plugin was written and tested against."""
-    return ">=1.0,<2"
+    return ">=1.1,<2"
 
 
 @hookimpl
