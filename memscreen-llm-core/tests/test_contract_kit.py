@@ -101,9 +101,9 @@ def test_a_backend_that_keeps_the_contract_passes(
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(pytester.path / "site"))
     result = _run(pytester, "kitgood", keep=3)
-    result.assert_outcomes(passed=11, skipped=2)
+    result.assert_outcomes(passed=11, skipped=3)
     result.stdout.fnmatch_lines([
-        "*does not declare tools*", "*does not declare reasoning*",
+        "*ships no compose file*", "*does not declare tools*", "*does not declare reasoning*",
     ])
 
 

@@ -21,6 +21,7 @@ from ..errors import (
 from ..factory import build, create_llm
 from ..specs import env_name
 from ..types import Capability, ChatResult, ToolCall, join_deltas
+from ._compose import check_compose_file, compose_binary_or_skip
 from ._ports import free_port
 
 WEATHER_TOOL = {"type": "function", "function": {
@@ -50,6 +51,8 @@ class BackendContract:
     ]
     tools: ClassVar[list[dict[str, Any]]] = [WEATHER_TOOL]
     deterministic: ClassVar[dict[str, Any]] = {"temperature": 0.0, "max_tokens": 16}
+    # Variables the shipped compose files require (`${VAR:?...}`) beyond the kit's own.
+    compose_env: ClassVar[dict[str, str]] = {}
 
     # --- what an author provides or overrides ---
 
@@ -117,6 +120,20 @@ class BackendContract:
         with pytest.raises(ConfigError) as err:
             resolve_config(self.backend, env={env_name(self.backend, "max_tokens"): "lots"})
         assert err.value.field == "max_tokens" and "env " in (err.value.source or "")
+
+    def test_contract_compose_files_pass_compose(self) -> None:
+        """Every shipped compose variant is installed and passes the real Compose v2
+        binary's `config -q`, and the start command in errors names the backend."""
+        from ..compose import compose_path, variants
+
+        registered = get_registry().find_backend(self.backend)
+        if not registered.spec.compose_files:
+            pytest.skip(f"backend {self.backend!r} ships no compose file")
+        assert registered.identity.compose_hint and self.backend in registered.identity.compose_hint
+        compose_binary_or_skip()
+        for variant in variants(registered):
+            done = check_compose_file(compose_path(registered, variant), self.compose_env)
+            assert done.returncode == 0, f"compose variant {variant!r}: {done.stderr}"
 
     def test_contract_secrets_are_redacted(self, llm: LLMBase) -> None:
         config = llm.config.replace(api_key=SECRET)
