@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from memscreen_llm import ConfigError, create_llm
-from memscreen_llm_sglang import DEFAULT_BASE_URL, SglangConfig
+from memscreen_llm_sglang.config import DEFAULT_BASE_URL, SglangConfig
 
 
 def test_defaults_and_base_url_with_or_without_v1() -> None:
