@@ -3,11 +3,12 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from memscreen_llm import testing as kit
 
 _counter = itertools.count()
 
@@ -24,9 +25,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     folder = tmp_path / "site"
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
-    for var in ("MEMSCREEN_LLM_PLUGINS", "MEMSCREEN_LLM_DISABLE_PLUGINS",
-                "MEMSCREEN_LLM_STRICT_PLUGINS", "MEMSCREEN_LLM_BACKEND", "MEMSCREEN_LLM_CONFIG"):
-        monkeypatch.delenv(var, raising=False)
+    kit.clean_env(monkeypatch)
     monkeypatch.chdir(tmp_path)
     yield folder
 
@@ -34,11 +33,5 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 def run_cli(site: Path, *args: str, env: dict[str, str] | None = None,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real `memscreen-llm` entry point in a new interpreter, with `site` on its path."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSCREEN_")}
-    full_env["PYTHONPATH"] = str(site)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "memscreen_llm.cli", *args],
-        capture_output=True, text=True, env=full_env, input=stdin, timeout=60,
-        cwd=site.parent,
-    )
+    return kit.run_cli(*args, env=env, pythonpath=[site], stdin=stdin, cwd=site.parent,
+                       timeout=60)

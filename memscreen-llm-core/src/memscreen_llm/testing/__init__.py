@@ -10,6 +10,12 @@
             return create_llm("mine", base_url=my_server.url, model="tiny")
 
 Every check that needs a capability the backend does not declare is skipped, saying so.
+
+Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env(monkeypatch)`
+(and the `memscreen_clean_env` fixture), `run_cli(*args)` (the CLI in a fresh interpreter,
+MEMSCREEN_* and API-key variables removed) and `write_parser_plugin(folder)` (a parser
+plugin distribution with `test-think` / `test-calls`). The plugins' real engines live in
+their own kits: `memscreen_llm_vllm.testing`, `memscreen_llm_ollama.testing`.
 """
 
 from ._compose import (
@@ -19,13 +25,21 @@ from ._compose import (
     compose_binary_or_skip,
 )
 from ._contract import BackendContract
+from ._env import ENV_PREFIXES, clean_env, run_cli
+from ._parsers import write_parser_plugin
 from ._ports import free_port
+from ._skip import loud_skip
 
 __all__ = [
+    "ENV_PREFIXES",
     "BackendContract",
     "ComposeUnavailable",
     "check_compose_file",
+    "clean_env",
     "compose_binary",
     "compose_binary_or_skip",
     "free_port",
+    "loud_skip",
+    "run_cli",
+    "write_parser_plugin",
 ]
