@@ -89,3 +89,8 @@ def test_the_clean_env_fixture_and_loud_skip(
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*REAL ENGINE UNAVAILABLE: no engine here*"])
     result.stderr.fnmatch_lines(["!!!!*", "REAL ENGINE UNAVAILABLE: no engine here", "!!!!*"])
+
+
+def test_imported_by_discovery_sees_what_backends_imports() -> None:
+    assert kit.imported_by_discovery("memscreen_llm") != []  # the CLI itself, surely
+    assert kit.imported_by_discovery("tkinter", "numpy") == []

@@ -13,7 +13,8 @@ Every check that needs a capability the backend does not declare is skipped, say
 
 Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env(monkeypatch)`
 (and the `memscreen_clean_env` fixture), `run_cli(*args)` (the CLI in a fresh interpreter,
-MEMSCREEN_* and API-key variables removed) and `write_parser_plugin(folder)` (a parser
+MEMSCREEN_* and API-key variables removed), `imported_by_discovery(*sdks)` (what
+`memscreen-llm backends` imports of them) and `write_parser_plugin(folder)` (a parser
 plugin distribution with `test-think` / `test-calls`). The plugins' real engines live in
 their own kits: `memscreen_llm_vllm.testing`, `memscreen_llm_ollama.testing`.
 """
@@ -25,7 +26,7 @@ from ._compose import (
     compose_binary_or_skip,
 )
 from ._contract import BackendContract
-from ._env import ENV_PREFIXES, clean_env, run_cli
+from ._env import ENV_PREFIXES, clean_env, imported_by_discovery, run_cli
 from ._parsers import write_parser_plugin
 from ._ports import free_port
 from ._skip import loud_skip
@@ -39,6 +40,7 @@ __all__ = [
     "compose_binary",
     "compose_binary_or_skip",
     "free_port",
+    "imported_by_discovery",
     "loud_skip",
     "run_cli",
     "write_parser_plugin",

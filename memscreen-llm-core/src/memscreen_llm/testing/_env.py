@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, prefixes: Sequence[str] = ENV_PRE
             monkeypatch.delenv(var)
 
 
+def _clean_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
+
+
 def run_cli(
     *args: str,
     env: Mapping[str, str] | None = None,
@@ -34,7 +39,7 @@ def run_cli(
     The child gets this process's environment without the ENV_PREFIXES variables, then
     `pythonpath` (folders of test plugin distributions) as PYTHONPATH, then `env`.
     """
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
+    full_env = _clean_environ()
     folders = [str(Path(folder)) for folder in pythonpath]
     if folders:
         full_env["PYTHONPATH"] = os.pathsep.join(folders)
@@ -43,3 +48,23 @@ def run_cli(
         [sys.executable, "-m", "memscreen_llm.cli", *args],
         capture_output=True, text=True, env=full_env, input=stdin, timeout=timeout, cwd=cwd,
     )
+
+
+_PROBE = """
+import json, sys
+from memscreen_llm.cli import main
+main(["backends", "--json"])
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in sys.argv[1:])))
+"""
+
+
+def imported_by_discovery(*packages: str) -> list[str]:
+    """The modules of `packages` (top-level names) that `memscreen-llm backends` imports.
+
+    Run in a fresh interpreter with a clean environment; discovery must stay cheap, so a
+    plugin's test asserts this is `[]` for its engine SDKs.
+    """
+    done = subprocess.run([sys.executable, "-c", _PROBE, *packages], capture_output=True,
+                          text=True, env=_clean_environ(), check=True, timeout=120)
+    modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    return modules
