@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from conftest import run_cli
-from engine.ollama_engine import OllamaServer, free_port
+from memscreen_llm.testing import free_port, imported_by_discovery, run_cli
+from memscreen_llm_ollama.testing import OllamaServer
 
 
 def test_backends_lists_ollama_without_importing_the_sdk() -> None:
     entries = json.loads(run_cli("backends", "--json").stdout)
     ollama = next(e for e in entries if e["name"] == "ollama")
     assert ollama["status"] == "ok" and ollama["distribution"] == "memscreen-llm-ollama"
-    probe = ("import sys; from memscreen_llm.cli import main; main(['backends', '--json']); "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('ollama', 'httpx', 'openai', 'vllm', 'torch', 'pydantic')))")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSCREEN_")}
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env=env, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert imported_by_discovery("ollama", "httpx", "openai", "vllm", "torch", "pydantic") == []
 
 
 def test_doctor_against_the_real_server(server: OllamaServer) -> None:

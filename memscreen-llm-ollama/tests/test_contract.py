@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from engine.ollama_engine import OllamaServer
 
 from memscreen_llm import create_llm
 from memscreen_llm.base import LLMBase
 from memscreen_llm.testing import BackendContract
+from memscreen_llm_ollama.testing import OllamaServer
 
 CALL_SCHEMA = {"type": "object", "required": ["name", "arguments"], "properties": {
     "name": {"const": "get_weather"},

@@ -7,7 +7,6 @@ import json
 import threading
 
 import pytest
-from engine.ollama_engine import OllamaServer, free_port
 
 from memscreen_llm import (
     BackendError,
@@ -19,6 +18,8 @@ from memscreen_llm import (
     join_deltas,
 )
 from memscreen_llm.base import LLMBase
+from memscreen_llm.testing import free_port
+from memscreen_llm_ollama.testing import OllamaServer
 
 MESSAGES = [{"role": "system", "content": "You are terse."},
             {"role": "user", "content": "Say something about the sea."}]

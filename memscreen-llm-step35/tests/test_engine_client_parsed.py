@@ -7,12 +7,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from conftest import serve
-from engine.vllm_engine import Engine, VllmServer
 from engine_cases import CASES, ask, expected, outcome, step35
 
 from memscreen_llm.base import LLMBase
 from memscreen_llm.testing import BackendContract
+from memscreen_llm_vllm.testing import Engine, VllmServer, serve
 
 
 @pytest.fixture(scope="module")

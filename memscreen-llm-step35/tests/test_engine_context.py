@@ -11,10 +11,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import serve
-from engine.vllm_engine import Engine, VllmServer
 
 from memscreen_llm import ContextLengthError, create_llm
+from memscreen_llm_vllm.testing import Engine, VllmServer, serve
 
 MESSAGES = [{"role": "user", "content": "Summarise what was on my screen this morning."}]
 

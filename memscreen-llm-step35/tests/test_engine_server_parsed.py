@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import serve
-from engine.vllm_engine import STEP35_SERVER_ARGS, Engine, VllmServer
 from engine_cases import CASES, MESSAGES, ask, expected, outcome, step35
 
 from memscreen_llm import create_llm
+from memscreen_llm_vllm.testing import STEP35_SERVER_ARGS, Engine, VllmServer, serve
 
 VLLM_DIFFERS = {
     "plain-reasoning-content": "keeps the \\n after </think> at the start of content",

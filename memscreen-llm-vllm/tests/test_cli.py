@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-from conftest import MODEL, run_cli
-from engine.vllm_engine import VllmServer, free_port
+from conftest import MODEL
+
+from memscreen_llm.testing import free_port, imported_by_discovery, run_cli
+from memscreen_llm_vllm.testing import VllmServer
 
 
 def test_backends_lists_vllm_without_importing_any_sdk() -> None:
     entries = json.loads(run_cli("backends", "--json").stdout)
     vllm = next(e for e in entries if e["name"] == "vllm")
     assert vllm["status"] == "ok" and vllm["distribution"] == "memscreen-llm-vllm"
-    probe = ("import sys; from memscreen_llm.cli import main; main(['backends', '--json']); "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('openai', 'httpx', 'httpx2', 'httpcore', 'vllm', 'torch', 'pydantic')))")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSCREEN_")}
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         env=env, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    sdks = ("openai", "httpx", "httpx2", "httpcore", "vllm", "torch", "pydantic")
+    assert imported_by_discovery(*sdks) == []
 
 
 def test_compose_default_and_cpu_variants() -> None:

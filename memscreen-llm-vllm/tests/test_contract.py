@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine.vllm_engine import VllmServer
 from test_server import FORCED_CALL, forced
 
 from memscreen_llm import create_llm
 from memscreen_llm.base import LLMBase
 from memscreen_llm.testing import BackendContract
+from memscreen_llm_vllm.testing import VllmServer
 
 
 class TestVllmContract(BackendContract):

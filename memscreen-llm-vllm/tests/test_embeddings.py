@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import serve
-from engine.vllm_engine import Engine, VllmServer
 
 from memscreen_llm import create_llm
+from memscreen_llm_vllm.testing import Engine, VllmServer, serve
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from conftest import MESSAGES, TOOLS
-from engine.vllm_engine import Engine, VllmServer, regex_for_text
 from test_server import FORCED_CALL, JSON_OPTIONS, SCHEMA
 
 from memscreen_llm import create_llm
+from memscreen_llm_vllm.testing import Engine, VllmServer, regex_for_text
 
 HERE = Path(__file__).resolve().parent
 PLUGIN_DIR = HERE.parent

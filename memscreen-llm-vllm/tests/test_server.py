@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from conftest import MESSAGES, MODEL, TOOLS
-from engine.vllm_engine import VllmServer, free_port, regex_for_text
 
 from memscreen_llm import (
     BackendError,
@@ -21,6 +20,8 @@ from memscreen_llm import (
 )
 from memscreen_llm.base import LLMBase
 from memscreen_llm.errors import ConfigError
+from memscreen_llm.testing import free_port
+from memscreen_llm_vllm.testing import VllmServer, regex_for_text
 
 FORCED_CALL = ('Need weather.\n</think>\n<tool_call>{"name": "get_weather", '
                '"arguments": {"city": "Paris"}}</tool_call>')

@@ -7,8 +7,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from conftest import MESSAGES, TOOLS, serve
-from engine.vllm_engine import STEP35_SERVER_ARGS, Engine, VllmServer
+from conftest import MESSAGES, TOOLS
 from test_server import key
 
 from memscreen_llm import (
@@ -18,6 +17,7 @@ from memscreen_llm import (
     create_llm,
     join_deltas,
 )
+from memscreen_llm_vllm.testing import STEP35_SERVER_ARGS, Engine, VllmServer, serve
 
 KEY = "s3cret-key"
 STEP_CALL = ("Need weather.\n</think>\n<tool_call>\n<function=get_weather>\n<parameter=city>\n"

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import MESSAGES, serve
-from engine.vllm_engine import Engine, VllmServer
+from conftest import MESSAGES
 
 from memscreen_llm import ChatResult, StreamInterruptedError, create_llm
+from memscreen_llm_vllm.testing import Engine, VllmServer, serve
 
 
 @pytest.fixture

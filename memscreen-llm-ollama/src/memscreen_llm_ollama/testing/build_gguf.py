@@ -21,8 +21,8 @@ import itertools
 import sys
 from pathlib import Path
 
-import gguf
-import numpy as np
+import gguf  # type: ignore[import-not-found]  # in the engine venv only
+import numpy as np  # type: ignore[import-not-found]
 
 SEED = 20260110
 N_EMBD = 64

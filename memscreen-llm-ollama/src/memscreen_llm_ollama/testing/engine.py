@@ -1,7 +1,8 @@
 """Provision and run a real Ollama server with a tiny model, on a CPU-only machine.
 
-Stdlib only, so test fixtures, a noxfile and demo scripts can use it without
-installing anything first. What it does, and why:
+Stdlib and core's contract kit only (``memscreen-llm-ollama[testing]``), so
+test fixtures, benchmarks and demo scripts can use it without installing an
+engine first. What it does, and why:
 
 * ``provision()`` makes a private venv and pip-installs ``bigdl-core-cpp``
   (a pre-release from Intel's ipex-llm that ships Ollama 0.9.3 as
@@ -17,8 +18,8 @@ installing anything first. What it does, and why:
 
 Command line (for a noxfile or a person)::
 
-    python ollama_engine.py provision [--cache DIR] [--python PY]
-    python ollama_engine.py serve [--port N] [--model NAME] [--cache DIR]
+    python -m memscreen_llm_ollama.testing.engine provision [--cache DIR] [--python PY]
+    python -m memscreen_llm_ollama.testing.engine serve [--port N] [--model NAME] [--cache DIR]
 
 ``serve`` prints ``READY http://127.0.0.1:PORT NAME`` on stdout once the model
 exists, then runs until SIGTERM/SIGINT and stops the server and its runners.
@@ -37,7 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,6 +48,8 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+
+from memscreen_llm.testing import free_port
 
 # Bump when the provisioning steps change in a way the pins don't show.
 SCRIPT_VERSION = 1
@@ -433,12 +435,6 @@ def modelfile(gguf: Path) -> str:
         for item in value if isinstance(value, list) else [value]:
             lines.append(f"PARAMETER {key} {json.dumps(item) if isinstance(item, str) else item}")
     return "\n".join(lines) + "\n"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # Loopback only; a proxy from the environment must not get these requests.

