@@ -4,8 +4,9 @@ The vLLM stand-in of the other tests never sends what an SGLang server started w
 `--reasoning-parser step3p5 --tool-call-parser step3p5` sends: reasoning in the field
 `reasoning_content`, and tool calls streamed as fragments (name first, then pieces of the
 arguments). This server replays those shapes (field names as in SGLang's
-serving_chat.py), and breaks streams off on purpose. Which answer it gives is picked by
-the model name of the request.
+serving_chat.py), breaks streams off on purpose, and answers /health with 503 (the model
+still loading) when asked to. Which answer it gives is picked by the model name of the
+request.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ HELLO = [chunk("cut", {"role": "assistant", "content": ""}), chunk("cut", {"cont
 
 class SglangLike(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    health_status = 200  # SGLang's /health answers 503 while the model is still loading
 
     def log_message(self, *args: object) -> None:
         pass
@@ -77,7 +79,7 @@ class SglangLike(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path == "/health":
-            self._json(200, {})
+            self._json(self.health_status, {})
         else:
             self._json(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in (
                 "split-call", "cut", "reset")]})
@@ -167,3 +169,15 @@ def test_a_stream_that_breaks_off_keeps_what_arrived(url: str, model: str) -> No
 async def _adrain(llm: Any) -> None:
     async for _ in llm.astream(MESSAGES):
         pass
+
+
+def test_health_asks_sglangs_own_route_first(url: str) -> None:
+    llm = create_llm("sglang", base_url=url, model="cut")
+    assert [(c.name, c.ok) for c in llm.health().checks] == [("server", True), ("model", True)]
+    SglangLike.health_status = 503
+    try:
+        report = llm.health()
+    finally:
+        SglangLike.health_status = 200
+    assert [(c.name, c.ok) for c in report.checks] == [("server", False)]
+    assert "HTTP 503" in report.checks[0].detail and "loading" in (report.checks[0].fix or "")
