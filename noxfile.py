@@ -25,7 +25,8 @@ STACKS = {
     "vllm": ["memscreen-llm-core", "memscreen-llm-vllm"],
     "step35": ["memscreen-llm-core", "memscreen-llm-vllm", "memscreen-llm-step35"],
     # The example third-party plugin: tested like the others, but not a first-party dist.
-    "sglang": ["memscreen-llm-core", "examples/memscreen-llm-sglang"],
+    # vllm: its test kit (memscreen_llm_vllm.testing) runs the real vLLM stand-in server.
+    "sglang": ["memscreen-llm-core", "memscreen-llm-vllm", "examples/memscreen-llm-sglang"],
 }
 PACKAGES = [
     name for name, stack in STACKS.items() if (ROOT / stack[-1] / "pyproject.toml").is_file()
@@ -89,6 +90,7 @@ def wheels(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: CLI startup against bare Python, and the backends against raw clients."""
     _install_editable(session, ALL_DISTS)
+    session.install("pytest>=8")  # the engine kits (memscreen_llm_*.testing) need core's kit
     session.run("python", "benchmarks/bench_startup.py", *session.posargs)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         if script.name != "bench_startup.py":
@@ -99,6 +101,7 @@ def bench(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: the plugin system end to end against a local engine."""
     _install_editable(session, ALL_DISTS)
+    session.install("pytest>=8")  # the engine kit (memscreen_llm_ollama.testing) needs core's kit
     session.run("python", "examples/demo.py", *session.posargs)
 
 
@@ -106,6 +109,7 @@ def demo(session: nox.Session) -> None:
 def examples(session: nox.Session) -> None:
     """The usage examples in examples/, run against local Ollama and vLLM engines it starts."""
     _install_editable(session, [*ALL_DISTS, *EXAMPLE_DISTS])
+    session.install("pytest>=8")  # the engine kits (memscreen_llm_*.testing) need core's kit
     # With every plugin installed, discovery must still import no engine SDK.
     session.run("python", "benchmarks/bench_startup.py", "--check-imports")
     session.run("python", "examples/run_examples.py", *session.posargs)

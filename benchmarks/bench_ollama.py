@@ -8,28 +8,17 @@ Target: at most 1.10x the raw call's median.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ENGINE = ROOT / "memscreen-llm-ollama" / "tests" / "engine" / "ollama_engine.py"
+from memscreen_llm_ollama.testing import EngineUnavailable, OllamaServer, provision
+
 TARGET = 1.10
 MESSAGES = [{"role": "user", "content": "Summarise my screen activity."}]
 OPTIONS = {"temperature": 0.0, "seed": 1, "num_predict": 8}
-
-
-def load_engine():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("ollama_engine", ENGINE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ollama_engine"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def timed(call: Callable[[], object]) -> float:
@@ -43,17 +32,16 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    engine_module = load_engine()
     try:
-        engine = engine_module.provision(log=lambda line: print(f"  {line}", file=sys.stderr))
-    except engine_module.EngineUnavailable as exc:
+        engine = provision(log=lambda line: print(f"  {line}", file=sys.stderr))
+    except EngineUnavailable as exc:
         print(f"SKIPPED: the local Ollama could not be provisioned: {exc}")
         return 0
     import ollama
 
     from memscreen_llm import create_llm
 
-    with engine_module.OllamaServer(engine) as server:
+    with OllamaServer(engine) as server:
         server.create_model("tiny")
         raw = ollama.Client(host=server.base_url)
         ours = create_llm("ollama", base_url=server.base_url, model="tiny", temperature=0.0,

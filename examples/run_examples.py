@@ -1,8 +1,9 @@
 """Run every usage example against local engines started here: what `nox -s examples` runs.
 
 1. Provisions and starts, on 127.0.0.1, the same real engines the plugins' tests use
-   (their engine modules, loaded by path): Ollama 0.9.3 (CPU build) and a vLLM CPU
-   server, each serving a tiny random-weight model built on the spot (cached).
+   (their test kits, memscreen_llm_ollama.testing and memscreen_llm_vllm.testing):
+   Ollama 0.9.3 (CPU build) and a vLLM CPU server, each serving a tiny random-weight
+   model built on the spot (cached).
 2. Runs each script as a user would, with the environment a user would set
    (MEMSCREEN_LLM_BACKEND, MEMSCREEN_OLLAMA_URL, MEMSCREEN_VLLM_URL, ...), and stops
    at the first that fails.
@@ -17,7 +18,6 @@ The tiny models' words are gibberish; every call is real.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -25,23 +25,13 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
-from typing import Any
+
+from memscreen_llm_ollama import testing as ollama_kit
+from memscreen_llm_vllm import testing as vllm_kit
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-OLLAMA_ENGINE = ROOT / "memscreen-llm-ollama" / "tests" / "engine" / "ollama_engine.py"
-VLLM_ENGINE = ROOT / "memscreen-llm-vllm" / "tests" / "engine" / "vllm_engine.py"
 OFFLINE_DISTS = (ROOT / "memscreen-llm-core", ROOT / "memscreen-llm-vllm")
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def say(text: str) -> None:
@@ -54,9 +44,8 @@ def log(line: str) -> None:
 
 @contextlib.contextmanager
 def ollama_server() -> Iterator[str]:
-    engines = load(OLLAMA_ENGINE)
-    engine = engines.provision(log=log)
-    server = engines.OllamaServer(engine)
+    engine = ollama_kit.provision(log=log)
+    server = ollama_kit.OllamaServer(engine)
     server.start()
     try:
         server.create_model("tiny")
@@ -68,9 +57,9 @@ def ollama_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def vllm_server(engine: Any, engines: ModuleType) -> Iterator[str]:
+def vllm_server(engine: vllm_kit.Engine) -> Iterator[str]:
     logs = tempfile.TemporaryDirectory(prefix="examples-vllm-")
-    server = engines.VllmServer(engine, served_model_name="tiny",
+    server = vllm_kit.VllmServer(engine, served_model_name="tiny",
                                 log_path=Path(logs.name) / "server.log")
     started = time.monotonic()
     try:
@@ -115,15 +104,14 @@ def install_into_engine_venv(python: str) -> None:
 def main() -> int:
     say("installed backends")
     subprocess.run([sys.executable, "-m", "memscreen_llm.cli", "backends"], check=True)
-    vllm_engines = load(VLLM_ENGINE)
     say("provisioning the local engines (cached after the first run)")
-    vllm = vllm_engines.provision(log=log)
+    vllm = vllm_kit.provision(log=log)
     with ollama_server() as ollama_url:
         base = {"MEMSCREEN_OLLAMA_URL": ollama_url, "MEMSCREEN_LLM_MODEL": "tiny"}
         run("stream_reasoning.py", {**base, "MEMSCREEN_LLM_BACKEND": "ollama"})
         run("tool_calling.py", {**base, "MEMSCREEN_LLM_BACKEND": "ollama",
                                 "MEMSCREEN_EXAMPLES_TINY_MODEL": "1"})
-        with vllm_server(vllm, vllm_engines) as vllm_url:
+        with vllm_server(vllm) as vllm_url:
             base["MEMSCREEN_VLLM_URL"] = vllm_url
             run("select_by_config.py", base, args=("vllm",))
             for backend in ("ollama", "vllm"):  # the same code, two engines

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO
 
-from memscreen_llm.testing import free_port
+from memscreen_llm.testing import free_port, imported_by_discovery, run_cli
 
 FIRST_PARTY = ("memscreen-llm-ollama", "memscreen-llm-vllm", "memscreen-llm-step35")
 
@@ -45,11 +45,7 @@ def test_backends_lists_sglang_next_to_the_first_party_plugins(first_party_site:
 
 
 def test_listing_imports_no_client_library() -> None:
-    probe = ("import sys; from memscreen_llm.cli import main; main(['backends', '--json']); "
-             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx')))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         check=True)
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert imported_by_discovery("openai", "httpx") == []
 
 
 def test_compose_file_is_shipped_in_the_package() -> None:

