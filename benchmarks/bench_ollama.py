@@ -66,13 +66,11 @@ def main() -> int:
     result = {"runs": args.runs, "raw_ollama_ms": round(raw_median, 3),
               "memscreen_llm_ms": round(our_median, 3), "ratio": round(ratio, 3),
               "target": TARGET, "pass": ratio <= TARGET, "ollama_version": engine.version}
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print(f"Ollama {engine.version}, {args.runs} interleaved calls each, num_predict=8")
-        print(f"raw ollama.Client.chat        median {raw_median:8.3f} ms")
-        print(f"memscreen-llm generate_response median {our_median:8.3f} ms")
-        print(f"ratio {ratio:.3f} (target <= {TARGET})  {'PASS' if ratio <= TARGET else 'FAIL'}")
+    report = (f"Ollama {engine.version}, {args.runs} interleaved calls each, num_predict=8\n"
+              f"raw ollama.Client.chat        median {raw_median:8.3f} ms\n"
+              f"memscreen-llm generate_response median {our_median:8.3f} ms\n"
+              f"ratio {ratio:.3f} (target <= {TARGET})  {'PASS' if ratio <= TARGET else 'FAIL'}")
+    print(json.dumps(result, indent=2) if args.json else report)
     return 0
 
 

@@ -18,7 +18,7 @@ from memscreen_llm import (
     join_deltas,
 )
 from memscreen_llm.base import LLMBase
-from memscreen_llm.testing import free_port
+from memscreen_llm.testing import async_rounds, free_port
 from memscreen_llm_ollama.testing import OllamaServer
 
 MESSAGES = [{"role": "system", "content": "You are terse."},
@@ -65,14 +65,8 @@ def test_generate_response_memscreen_shapes(llm: LLMBase) -> None:
 
 def test_async_matches_sync_across_event_loops(llm: LLMBase) -> None:
     expected = llm.chat(MESSAGES)
-
-    async def run() -> tuple[list[ChatResult], ChatResult]:
-        results = await asyncio.gather(*(llm.achat(MESSAGES) for _ in range(4)))
-        streamed = join_deltas([d async for d in llm.astream(MESSAGES)])
-        return list(results), streamed
-
-    for _ in range(2):  # a second asyncio.run must not reuse the closed loop's client
-        results, streamed = asyncio.run(run())
+    # Two asyncio.run loops: the second must not reuse the closed loop's client.
+    for results, streamed in async_rounds(llm, MESSAGES, concurrent=4, loops=2):
         assert {r.content for r in results} == {expected.content}
         assert streamed.content == expected.content
 

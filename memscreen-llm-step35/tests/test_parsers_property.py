@@ -8,30 +8,15 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_parsers_units import PROPERTIES, call_text
 
 from memscreen_llm.parsing import OutputParser
 from memscreen_llm.types import ChatResult, join_deltas
 from memscreen_llm_step35.parsers import Step3p5ReasoningParser, Step3p5ToolCallParser
 
-TOOLS: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "function": {
-            "name": "f",
-            "parameters": {
-                "type": "object",
-                "properties": {
-                    "s": {"type": "string"},
-                    "i": {"type": "integer"},
-                    "n": {"type": "number"},
-                    "b": {"type": "boolean"},
-                    "o": {"type": "object"},
-                    "a": {"type": "array"},
-                },
-            },
-        },
-    }
-]
+TYPED = ("s", "i", "n", "b", "o", "a")  # one parameter of each JSON type; "zz" is unknown
+TOOLS: list[dict[str, Any]] = [{"type": "function", "function": {"name": "f", "parameters": {
+    "type": "object", "properties": {key: PROPERTIES[key] for key in TYPED}}}}]
 
 # Marker fragments and whole markers, so random texts hit partial and complete markers alike.
 FRAGMENTS = [
@@ -40,7 +25,7 @@ FRAGMENTS = [
     "</tool_call>", "function=", "<function=", "</function>", "parameter=", "<parameter=",
     "</parameter>", "<function=f>", "<parameter=s>", "<parameter=i>",
 ]  # fmt: skip
-KEYS = ["s", "i", "n", "b", "o", "a", "zz"]
+KEYS = [*TYPED, "zz"]
 VALUES = ["x", "3", "2.5", "true", "0", "{'k': (1, 2)}", "[1, 2]", "NULL", "two\nlines\n", ""]
 
 
@@ -49,8 +34,7 @@ def well_formed_call(draw: st.DrawFn) -> str:
     name = draw(st.sampled_from(["f", "g", "", " "]))
     params = draw(st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(VALUES)), max_size=3))
     close = draw(st.sampled_from(["</parameter>\n", "\n", ""]))  # "" and "\n": repairs
-    body = "".join(f"<parameter={key}>\n{value}\n{close}" for key, value in params)
-    return f"<tool_call>\n<function={name}>\n{body}</function>\n</tool_call>"
+    return call_text(name, *params, close=close)
 
 
 PIECES = st.one_of(st.sampled_from(FRAGMENTS), well_formed_call(), st.text(max_size=3))

@@ -20,7 +20,7 @@ from memscreen_llm import (
 )
 from memscreen_llm.base import LLMBase
 from memscreen_llm.errors import ConfigError
-from memscreen_llm.testing import free_port
+from memscreen_llm.testing import async_rounds, free_port
 from memscreen_llm_vllm.testing import VllmServer, regex_for_text
 
 FORCED_CALL = ('Need weather.\n</think>\n<tool_call>{"name": "get_weather", '
@@ -67,14 +67,8 @@ def test_stream_joins_to_the_same_result_at_temperature_zero(llm: LLMBase) -> No
 
 def test_64_concurrent_async_chats_across_event_loops(llm: LLMBase) -> None:
     expected = llm.chat(MESSAGES)
-
-    async def run() -> tuple[list[ChatResult], ChatResult]:
-        results = await asyncio.gather(*(llm.achat(MESSAGES) for _ in range(64)))
-        streamed = join_deltas([d async for d in llm.astream(MESSAGES)])
-        return list(results), streamed
-
-    for _ in range(2):  # a second asyncio.run must not reuse the closed loop's client
-        results, streamed = asyncio.run(run())
+    # Two asyncio.run loops: the second must not reuse the closed loop's client.
+    for results, streamed in async_rounds(llm, MESSAGES, concurrent=64, loops=2):
         assert len(results) == 64
         assert {r.content for r in results} == {expected.content}
         assert streamed == expected

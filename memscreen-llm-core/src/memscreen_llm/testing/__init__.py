@@ -14,11 +14,13 @@ Every check that needs a capability the backend does not declare is skipped, say
 Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env(monkeypatch)`
 (and the `memscreen_clean_env` fixture), `run_cli(*args)` (the CLI in a fresh interpreter,
 MEMSCREEN_* and API-key variables removed), `imported_by_discovery(*sdks)` (what
-`memscreen-llm backends` imports of them) and `write_parser_plugin(folder)` (a parser
-plugin distribution with `test-think` / `test-calls`). The plugins' real engines live in
+`memscreen-llm backends` imports of them), `async_rounds(llm, messages)` (achat/astream in
+fresh event loops) and `write_parser_plugin(folder)` (a parser plugin distribution with
+`test-think` / `test-calls`). The plugins' real engines live in
 their own kits: `memscreen_llm_vllm.testing`, `memscreen_llm_ollama.testing`.
 """
 
+from ._async import async_rounds
 from ._compose import (
     ComposeUnavailable,
     check_compose_file,
@@ -35,6 +37,7 @@ __all__ = [
     "ENV_PREFIXES",
     "BackendContract",
     "ComposeUnavailable",
+    "async_rounds",
     "check_compose_file",
     "clean_env",
     "compose_binary",
