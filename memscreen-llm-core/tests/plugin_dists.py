@@ -9,6 +9,13 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+# The API hook every test plugin module has (append it to the module's source).
+API_HOOK = '''
+@hookimpl
+def supported_api():
+    return ">=1.0,<2"
+'''
+
 GOOD_PLUGIN = '''
 from memscreen_llm import BackendSpec, ParserSpec, hookimpl
 from memscreen_llm.config import BaseLlmConfig, http_url, setting, string

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import run_cli
-from plugin_dists import write_dist, write_echo
+from plugin_dists import API_HOOK, write_dist, write_echo
 
 SDKS = ("openai", "ollama", "httpx", "vllm", "torch")
 
@@ -206,13 +206,9 @@ def make(config):
     raise BackendError("the engine SDK is missing\\n  fix: pip install 'plugin-sdkless[sdk]'")
 
 @hookimpl
-def supported_api():
-    return ">=1,<2"
-
-@hookimpl
 def register_backends(register):
     register(BackendSpec(name="sdkless", config_class=BaseLlmConfig, factory=make))
-"""
+""" + API_HOOK
 
 
 def test_doctor_reports_a_backend_that_cannot_be_created(site: Path, unique: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from plugin_dists import write_dist
+from plugin_dists import API_HOOK, write_dist
 
 pytest_plugins = ["pytester"]
 
@@ -57,13 +57,9 @@ class KitLLM(LLMBase):
         return HealthReport(self.backend_name, [HealthCheck("server", True, "up")])
 
 @hookimpl
-def supported_api():
-    return ">=1.0,<2"
-
-@hookimpl
 def register_backends(register):
     register(BackendSpec(name="{name}", config_class=KitConfig, factory=KitLLM))
-'''
+''' + API_HOOK
 
 TESTS = '''
 import socket
