@@ -14,7 +14,8 @@ _WHERE = {
     "discover": "_discovery", "get_registry": "_discovery",
     "LLMBase": "base",
     "BaseLlmConfig": "config", "setting": "config",
-    "LlmFactory": "factory", "available_backends": "factory", "create_llm": "factory",
+    "available_backends": "factory", "create_llm": "factory",
+    "EmbedderFactory": "compat.memscreen", "LlmFactory": "compat.memscreen",
     "hookimpl": "hookspecs",
     "BackendIdentity": "specs", "BackendSpec": "specs", "ParserSpec": "specs", "env_name": "specs",
     "ResolvedConfig": "_config_resolve", "resolve_config": "_config_resolve",
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "ConfiguredParsers",
     "ContextLengthError",
+    "EmbedderFactory",
     "HealthCheck",
     "HealthReport",
     "LLMBase",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
     from ._config_resolve import ResolvedConfig, resolve_config
     from ._discovery import discover, get_registry
     from .base import LLMBase
+    from .compat.memscreen import EmbedderFactory, LlmFactory
     from .compose import compose_up_command
     from .config import BaseLlmConfig, setting
     from .errors import (
@@ -101,7 +104,7 @@ if TYPE_CHECKING:
         UnknownBackendError,
         UsageError,
     )
-    from .factory import LlmFactory, available_backends, create_llm
+    from .factory import available_backends, create_llm
     from .hookspecs import hookimpl
     from .parsing import ConfiguredParsers, OutputParser
     from .specs import BackendIdentity, BackendSpec, ParserSpec, env_name

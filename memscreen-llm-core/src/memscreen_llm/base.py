@@ -7,6 +7,7 @@ import difflib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from ._options import fold_options
 from .config import BaseLlmConfig
 from .errors import CapabilityError, UsageError
 from .specs import BackendIdentity
@@ -46,11 +47,16 @@ class LLMBase(abc.ABC):
     The public methods validate the request, check the declared `capabilities`, and
     raise `CapabilityError` for anything undeclared, so no request is silently dropped.
     A per-call option given as None means "use the config": it never reaches `_chat`.
+    MemScreen's `options={"num_predict": ..., "temperature": ...}` (Ollama's names) works on
+    every backend: core folds it into the per-call options (see `option_aliases`).
     """
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
     extra_call_options: ClassVar[frozenset[str]] = frozenset()
     capability_notes: ClassVar[Mapping[Capability, str]] = {}
+    # Ollama option names (in a per-call `options={...}`) this backend takes under its own
+    # per-call names, beyond core's common ones, e.g. {"repeat_penalty": "repetition_penalty"}.
+    option_aliases: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, config: BaseLlmConfig, identity: BackendIdentity | None = None) -> None:
         self.config = config
@@ -179,6 +185,8 @@ class LLMBase(abc.ABC):
     ) -> ChatRequest:
         """The validated request the `_chat` family receives (None-valued options dropped)."""
         options = {name: value for name, value in (options or {}).items() if value is not None}
+        options = fold_options(options, backend=self.backend_name, aliases=self.option_aliases,
+                               native="options" in self.extra_call_options)
         _check_messages(messages)
         if tools:
             self._require(Capability.TOOLS)

@@ -90,7 +90,8 @@ class BackendUnavailableError(BackendError):
     def __init__(self, url: str, hint: str | None = None, cause: str | None = None) -> None:
         self.url = url
         self.hint = hint
-        msg = f"cannot reach the server at {url}"
+        # "connection error"/"connection refused": the words MemScreen (and users) look for.
+        msg = f"cannot reach the server at {url}: connection error"
         if cause:
             msg += f" ({cause})"
         if hint:

@@ -1,13 +1,10 @@
-"""Creating backends by name: `create_llm`, `available_backends`, MemScreen's `LlmFactory`."""
+"""Creating backends by name: `create_llm`, `build`, `available_backends`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from ._config_resolve import resolve_config
 from ._discovery import get_registry
@@ -19,10 +16,6 @@ from .specs import load_target
 
 log = logging.getLogger("memscreen_llm")
 
-# Keys MemScreen and mem0 configs use that are named differently here.
-_MEMSCREEN_RENAMES = {"ollama_base_url": "base_url", "vllm_base_url": "base_url"}
-# MemScreen config keys with no meaning for a local engine backend; dropped with a note.
-_MEMSCREEN_IGNORED = ("enable_vision", "vision_details", "http_client_proxies", "http_client")
 
 
 def create_llm(
@@ -64,50 +57,3 @@ def _takes_identity(factory: Any) -> bool:
 def available_backends() -> list[str]:
     """Names of the backends whose plugins loaded."""
     return get_registry().backend_names()
-
-
-class LlmFactory:
-    """Drop-in for MemScreen's `memscreen.llm.LlmFactory`."""
-
-    @classmethod
-    def create(
-        cls, provider_name: str, config: BaseLlmConfig | Mapping[str, Any] | Any = None,
-        **kwargs: Any,
-    ) -> LLMBase:
-        """Create `provider_name`'s backend from a config object or dict, like MemScreen's."""
-        registry = get_registry()
-        backend = registry.find_backend(provider_name)
-        if isinstance(config, BaseLlmConfig) and not kwargs and isinstance(
-            config, backend.config_class
-        ):
-            return build(backend, config)
-        fields = _memscreen_fields(config, backend.name)
-        fields.update(kwargs)
-        return create_llm(backend.name, **fields)
-
-    @classmethod
-    def get_supported_providers(cls) -> list[str]:
-        return available_backends()
-
-
-def _memscreen_fields(config: Any, backend: str) -> dict[str, Any]:
-    # None means "not set" in MemScreen's configs, so such keys fall back to env/file/defaults.
-    if config is None:
-        return {}
-    if isinstance(config, Mapping):
-        raw = dict(config)
-    elif attrs.has(type(config)):
-        raw = attrs.asdict(config, recurse=False)
-    else:
-        raw = {k: v for k, v in vars(config).items() if not k.startswith("_")}
-    fields: dict[str, Any] = {}
-    renames = {**_MEMSCREEN_RENAMES, f"{backend}_base_url": "base_url"}
-    for key, value in raw.items():
-        if value is None:
-            continue
-        if key in _MEMSCREEN_IGNORED:
-            if value not in (None, False, "auto"):
-                log.info("LlmFactory: ignoring MemScreen option %s (not used by this backend)", key)
-            continue
-        fields[renames.get(key, key)] = value
-    return fields

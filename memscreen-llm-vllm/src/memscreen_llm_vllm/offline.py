@@ -24,7 +24,13 @@ from memscreen_llm import (
     Usage,
 )
 from memscreen_llm.errors import BackendError, ContextLengthError, UsageError
-from memscreen_llm.openai_compat import finish_reason, merged, setting, stop_list
+from memscreen_llm.openai_compat import (
+    OPTION_ALIASES,
+    finish_reason,
+    merged,
+    setting,
+    stop_list,
+)
 
 from . import _context, _health, _messages
 from ._errors import context_numbers
@@ -45,6 +51,7 @@ class VllmOfflineLLM(LLMBase):
         Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA, Capability.OFFLINE,
     })
     extra_call_options = _messages.CALL_OPTIONS
+    option_aliases = OPTION_ALIASES
     _SERVER_ONLY = ("is not supported in offline mode (mode='offline'); use chat() / "
                     "chat_batch(), or a vLLM server with mode='server'")
     capability_notes = {Capability.STREAMING: f"streaming {_SERVER_ONLY}",

@@ -18,7 +18,15 @@ Needs `pip install memscreen-llm-core[openai]`.
 
 from ._backend import Call, Create, ListModels, Op, OpenAICompatLLM, Path, Post, ServedModel
 from ._errors import CLIENT_ERRORS, is_unknown_model, server_message, translate
-from ._params import CALL_OPTIONS, chat_params, merged, setting, stop_list, tokenize_body
+from ._params import (
+    CALL_OPTIONS,
+    OPTION_ALIASES,
+    chat_params,
+    merged,
+    setting,
+    stop_list,
+    tokenize_body,
+)
 from ._reading import (
     StreamReader,
     finish_reason,
@@ -31,6 +39,7 @@ from ._reading import (
 __all__ = [
     "CALL_OPTIONS",
     "CLIENT_ERRORS",
+    "OPTION_ALIASES",
     "Call",
     "Create",
     "ListModels",

@@ -109,6 +109,7 @@ class OpenAICompatLLM(LLMBase):
         Capability.JSON_SCHEMA, Capability.EMBEDDINGS,
     })
     extra_call_options = _params.CALL_OPTIONS
+    option_aliases = _params.OPTION_ALIASES
 
     def __init__(self, config: BaseLlmConfig, identity: BackendIdentity | None = None) -> None:
         super().__init__(config, identity)

@@ -45,7 +45,7 @@ def translate(
     """The typed error for a failed request to `engine` (e.g. "vLLM") at `url`; `served`
     lists the server's models for an unknown-model answer."""
     if isinstance(exc, openai.APITimeoutError):  # before its base class, APIConnectionError
-        return BackendError(f"{engine} at {url} did not answer within {timeout:g} s (timeout)")
+        return BackendError(f"{engine} at {url} timed out: no answer within {timeout:g} s")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc.__context__
         detail = f"{type(cause).__name__}: {cause}" if cause else str(exc)

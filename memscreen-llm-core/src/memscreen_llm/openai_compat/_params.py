@@ -13,6 +13,8 @@ NATIVE = ("temperature", "top_p", "seed", "stop")
 BODY = ("top_k", "repetition_penalty")
 # Per-call options every backend on this kit accepts beyond core's common ones.
 CALL_OPTIONS = frozenset({"extra_body", "chat_template_kwargs", "repetition_penalty"})
+# Ollama option names (in `options={...}`) these engines take under another name.
+OPTION_ALIASES = {"repeat_penalty": "repetition_penalty"}
 
 
 def setting(request: ChatRequest, config: Any, name: str) -> Any:

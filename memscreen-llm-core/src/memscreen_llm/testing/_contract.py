@@ -17,6 +17,7 @@ from ..errors import (
     CapabilityError,
     ConfigError,
     ModelNotFoundError,
+    UsageError,
 )
 from ..factory import build, create_llm
 from ..specs import env_name
@@ -156,6 +157,20 @@ class BackendContract:
         unset = dict.fromkeys(("temperature", "max_tokens", "top_p", "top_k", "seed", "stop"))
         _same_turn(configured.chat(self.messages, **unset), llm.chat(self.messages,
                                                                      **self.deterministic))
+
+    def test_contract_memscreen_options(self, llm: LLMBase) -> None:
+        """MemScreen's per-call `options={...}` (Ollama's names) means the same on every
+        backend as the per-call options; an Ollama option the backend cannot honour is an
+        error, never dropped."""
+        ollama_named = {"temperature": self.deterministic["temperature"],
+                        "num_predict": self.deterministic["max_tokens"]}
+        _same_turn(llm.chat(self.messages, options=ollama_named),
+                   llm.chat(self.messages, **self.deterministic))
+        text = llm.generate_response(self.messages, options=ollama_named)
+        assert isinstance(text, str)
+        if "options" not in llm.extra_call_options:  # Ollama itself takes any of its options
+            with pytest.raises(UsageError, match="cannot honour"):
+                llm.chat(self.messages, options={"mirostat_tau_nonesuch": 1})
 
     def test_contract_stream_joins_to_chat(self, llm: LLMBase) -> None:
         self._require(llm, Capability.STREAMING)
