@@ -10,6 +10,7 @@ import pytest
 
 from memscreen_llm import join_deltas
 from memscreen_llm.errors import ResponseParseError
+from memscreen_llm.types import StreamJoiner
 from memscreen_llm_ollama import _messages
 
 RECORDED = Path(__file__).parent / "recorded"
@@ -34,7 +35,7 @@ def test_tool_calls_and_thinking_from_a_response() -> None:
 def test_streamed_thinking_arrives_as_reasoning_deltas_never_content() -> None:
     lines = (RECORDED / "chat_stream_thinking.jsonl").read_text().splitlines()
     chunks = [ollama.ChatResponse.model_validate(json.loads(line)) for line in lines]
-    deltas = [_messages.to_delta(chunk, calls_so_far=False) for chunk in chunks]
+    deltas = [_messages.to_delta(chunk, StreamJoiner()) for chunk in chunks]  # no calls before
     assert [d.reasoning for d in deltas[:2]] == ["The user", " greets me."]
     assert all(d.content is None for d in deltas[:2])
     joined = join_deltas(deltas)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import httpx
 import ollama
 
-from memscreen_llm.compose import compose_up_command
 from memscreen_llm.errors import (
     BackendError,
     BackendUnavailableError,
@@ -15,9 +14,11 @@ from memscreen_llm.errors import (
 
 
 def translate(
-    exc: BaseException, *, url: str, model: str | None, timeout: float
+    exc: BaseException, *, url: str, model: str | None, timeout: float,
+    compose_hint: str | None = None,
 ) -> MemscreenLLMError:
-    """The typed error for `exc`, or a generic BackendError that keeps its message."""
+    """The typed error for `exc`, or a generic BackendError that keeps its message;
+    `compose_hint` (the backend identity's) is how to start an unreachable server."""
     if isinstance(exc, ollama.ResponseError):
         text = str(exc.error)
         if exc.status_code == 404 and "not found" in text:
@@ -30,10 +31,10 @@ def translate(
     if isinstance(exc, httpx.TimeoutException):
         return BackendError(f"Ollama at {url} did not answer within {timeout:g} s (timeout)")
     if isinstance(exc, (ConnectionError, httpx.ConnectError)):
-        return BackendUnavailableError(url, hint=compose_up_command("ollama"),
+        return BackendUnavailableError(url, hint=compose_hint,
                                        cause="connection refused")
     if isinstance(exc, httpx.TransportError):
-        return BackendUnavailableError(url, hint=compose_up_command("ollama"),
+        return BackendUnavailableError(url, hint=compose_hint,
                                        cause=f"{type(exc).__name__}: {exc}")
     return BackendError(f"Ollama request failed: {type(exc).__name__}: {exc}")
 

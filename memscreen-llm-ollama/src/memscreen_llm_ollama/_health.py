@@ -8,19 +8,20 @@ import httpx
 import ollama
 
 from memscreen_llm import HealthCheck, HealthReport
-from memscreen_llm.compose import compose_up_command
 
 from .config import OllamaConfig
 
 
-def check(client: ollama.Client, config: OllamaConfig, backend: str) -> HealthReport:
-    checks = [_server(config)]
+def check(client: ollama.Client, config: OllamaConfig, backend: str,
+          compose_hint: str | None = None) -> HealthReport:
+    """`compose_hint`: the command that starts the server (the backend identity's)."""
+    checks = [_server(config, compose_hint)]
     if checks[0].ok:
         checks += _model(client, config)
     return HealthReport(backend, checks)
 
 
-def _server(config: OllamaConfig) -> HealthCheck:
+def _server(config: OllamaConfig, compose_hint: str | None) -> HealthCheck:
     url = config.base_url.rstrip("/")
     try:
         response = httpx.get(f"{url}/api/version", headers=config.headers,
@@ -29,7 +30,7 @@ def _server(config: OllamaConfig) -> HealthCheck:
         version = response.json().get("version", "?")
     except (httpx.HTTPError, ValueError) as exc:
         return HealthCheck("server", False, f"{url} unreachable ({type(exc).__name__})",
-                           fix=compose_up_command("ollama"))
+                           fix=compose_hint)
     return HealthCheck("server", True, f"Ollama {version} at {url}")
 
 

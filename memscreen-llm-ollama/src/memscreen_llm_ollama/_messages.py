@@ -8,6 +8,7 @@ from typing import Any
 
 from memscreen_llm import ChatDelta, ChatResult, ToolCall, Usage
 from memscreen_llm.errors import ResponseParseError
+from memscreen_llm.types import StreamJoiner
 
 
 def to_ollama_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -86,15 +87,19 @@ def to_result(response: Any) -> ChatResult:
     )
 
 
-def to_delta(chunk: Any, calls_so_far: bool) -> ChatDelta:
-    calls = tool_calls_in(chunk.message)
+def to_delta(chunk: Any, joiner: StreamJoiner) -> ChatDelta:
+    """The delta of one streamed chunk; `joiner` has the stream so far (were there calls?)."""
+    message = chunk.message
+    calls = tool_calls_in(message)
+    if not chunk.done:
+        return ChatDelta(message.content or None, message.thinking or None, calls)
     return ChatDelta(
-        content=chunk.message.content or None,
-        reasoning=chunk.message.thinking or None,
+        content=message.content or None,
+        reasoning=message.thinking or None,
         tool_calls=calls,
-        finish_reason=_finish(chunk, calls_so_far or bool(calls)),
-        usage=_usage(chunk) if chunk.done else None,
-        model=chunk.model if chunk.done else None,
+        finish_reason=_finish(chunk, joiner.has_tool_calls or bool(calls)),
+        usage=_usage(chunk),
+        model=chunk.model,
     )
 
 

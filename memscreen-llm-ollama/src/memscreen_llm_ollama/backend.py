@@ -7,13 +7,22 @@ import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import ollama
 
-from memscreen_llm import Capability, ChatDelta, ChatRequest, ChatResult, HealthReport, LLMBase
+from memscreen_llm import (
+    BackendIdentity,
+    Capability,
+    ChatDelta,
+    ChatRequest,
+    ChatResult,
+    HealthReport,
+    LLMBase,
+)
 from memscreen_llm.errors import ConfigError, StreamInterruptedError, UsageError
 from memscreen_llm.types import StreamJoiner
 
-from . import _health, _messages
+from . import _health, _messages, _ndjson
 from ._errors import CLIENT_ERRORS, translate
 from .config import OllamaConfig
 
@@ -34,8 +43,8 @@ class OllamaLLM(LLMBase):
     extra_call_options = frozenset({"think", "keep_alive", "num_ctx", "options"})
     config: OllamaConfig
 
-    def __init__(self, config: OllamaConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: OllamaConfig, identity: BackendIdentity | None = None) -> None:
+        super().__init__(config, identity)
         self._client = ollama.Client(
             host=config.base_url, timeout=config.timeout, headers=config.headers
         )
@@ -54,7 +63,7 @@ class OllamaLLM(LLMBase):
         model = opts.get("model") or cfg.model
         if not model:
             raise ConfigError("no model set for the ollama backend", field="model",
-                              fix="set MEMSCREEN_OLLAMA_MODEL, or pass model=...")
+                              fix=f"set {self.identity.env('model')}, or pass model=...")
         options: dict[str, Any] = dict(cfg.options or {})
         for ours, theirs in _OPTION_NAMES.items():
             value = opts.get(ours, getattr(cfg, ours, None))
@@ -87,7 +96,8 @@ class OllamaLLM(LLMBase):
 
     def _error(self, exc: BaseException, model: str | None = None) -> Exception:
         cfg = self.config
-        return translate(exc, url=cfg.base_url, model=model or cfg.model, timeout=cfg.timeout)
+        return translate(exc, url=cfg.base_url, model=model or cfg.model, timeout=cfg.timeout,
+                         compose_hint=self.identity.compose_hint)
 
     def _chat(self, request: ChatRequest) -> ChatResult:
         params = self._params(request)
@@ -97,16 +107,35 @@ class OllamaLLM(LLMBase):
             raise self._error(exc, params["model"]) from exc
         return _messages.to_result(response)
 
+    # The stream is the per-token hot path (a 200-token stream must cost at most 1.05x
+    # the SDK's own, benchmarks/bench_stream.py). It reads the NDJSON itself through the
+    # SDK's httpx client, because the SDK's per-line pydantic validation alone costs
+    # more than that (why, and what keeps it the SDK's behaviour: _ndjson.py); the
+    # SDK's stream serves what that path does not take (images, an unknown SDK layout).
+
     def _stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
         params = self._params(request)
         joiner = StreamJoiner()
+        http = _ndjson.http_client(self._client, httpx.Client)
+        body = _ndjson.chat_body(params) if http is not None else None
         try:
-            for chunk in self._client.chat(**params, stream=True):
-                yield joiner.add(_messages.to_delta(chunk, joiner.has_tool_calls))
+            if body is not None:
+                yield from _ndjson.stream(http, body, joiner)
+            else:
+                yield from self._sdk_stream(params, joiner)
         except CLIENT_ERRORS as exc:
             raise self._interrupted(exc, joiner, params["model"]) from exc
         if not joiner.finished:
             raise self._interrupted(None, joiner, params["model"])
+
+    def _sdk_stream(self, params: dict[str, Any], joiner: StreamJoiner) -> Iterator[ChatDelta]:
+        add, add_text, to_delta = joiner.add, joiner.add_text, _messages.to_delta
+        for chunk in self._client.chat(**params, stream=True):
+            message = chunk.message
+            if chunk.done or message.tool_calls is not None:
+                yield add(to_delta(chunk, joiner))
+            else:  # text only: nearly every chunk
+                yield add_text(message.content, message.thinking)
 
     def _interrupted(
         self, exc: BaseException | None, joiner: StreamJoiner, model: str
@@ -140,9 +169,21 @@ class OllamaLLM(LLMBase):
     async def _astream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         params = self._params(request)
         joiner = StreamJoiner()
+        client = self._aclient()
+        http = _ndjson.http_client(client, httpx.AsyncClient)
+        body = _ndjson.chat_body(params) if http is not None else None
         try:
-            async for chunk in await self._aclient().chat(**params, stream=True):
-                yield joiner.add(_messages.to_delta(chunk, joiner.has_tool_calls))
+            if body is not None:
+                async for delta in _ndjson.astream(http, body, joiner):
+                    yield delta
+            else:
+                add, add_text, to_delta = joiner.add, joiner.add_text, _messages.to_delta
+                async for chunk in await client.chat(**params, stream=True):
+                    message = chunk.message
+                    if chunk.done or message.tool_calls is not None:
+                        yield add(to_delta(chunk, joiner))
+                    else:
+                        yield add_text(message.content, message.thinking)
         except CLIENT_ERRORS as exc:
             raise self._interrupted(exc, joiner, params["model"]) from exc
         if not joiner.finished:
@@ -157,7 +198,8 @@ class OllamaLLM(LLMBase):
         return [list(map(float, vector)) for vector in response.embeddings]
 
     def _health(self) -> HealthReport:
-        return _health.check(self._client, self.config, self.backend_name)
+        return _health.check(self._client, self.config, self.backend_name,
+                             self.identity.compose_hint)
 
 
 __all__ = ["OllamaLLM"]

@@ -143,7 +143,7 @@ class StreamReader:
         if self._streamer is not None and content:
             return self._parsed(content, reasoning)
         if reasoning or content:
-            return self.joiner.add(ChatDelta(content=content, reasoning=reasoning))
+            return self.joiner.add_text(content, reasoning)
         return None
 
     def _parsed(self, content: str, reasoning: str | None) -> ChatDelta | None:
