@@ -11,6 +11,7 @@ httpx splits request building from its `Client` and `AsyncClient`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterator
@@ -267,15 +268,10 @@ class OpenAICompatLLM(LLMBase):
         stream, call = self._run(self._path(request, stream=True))
         reader = self._reader(call)
         try:
-            try:
+            with self._breaking_off(reader, call):
                 for chunk in stream:
-                    delta = reader.feed(chunk)
-                    if delta is not None:
+                    if (delta := reader.feed(chunk)) is not None:
                         yield delta
-            except MemscreenLLMError:
-                raise  # ours (a malformed tool call): already typed
-            except Exception as exc:  # whatever the transport raised: the stream broke
-                raise self._broken(exc, reader, call) from exc
             yield self._last(reader)
         finally:
             stream.close()
@@ -284,18 +280,25 @@ class OpenAICompatLLM(LLMBase):
         stream, call = await self._arun(self._path(request, stream=True))
         reader = self._reader(call)
         try:
-            try:
+            with self._breaking_off(reader, call):
                 async for chunk in stream:
-                    delta = reader.feed(chunk)
-                    if delta is not None:
+                    if (delta := reader.feed(chunk)) is not None:
                         yield delta
-            except MemscreenLLMError:
-                raise  # ours (a malformed tool call): already typed
-            except Exception as exc:  # whatever the transport raised: the stream broke
-                raise self._broken(exc, reader, call) from exc
             yield self._last(reader)
         finally:
             await stream.close()
+
+    @contextlib.contextmanager
+    def _breaking_off(self, reader: _reading.StreamReader, call: Call) -> Iterator[None]:
+        """A stream that fails under way: the typed error, with what arrived."""
+        try:
+            yield
+        except MemscreenLLMError:
+            raise  # ours (a malformed tool call): already typed
+        except Exception as exc:  # whatever the transport raised: the stream broke
+            if not reader.joiner.has_text:  # nothing arrived: the plain error says more
+                raise self._error(exc, call.model) from exc
+            raise reader.interrupted(exc) from exc
 
     def _reader(self, call: Call) -> _reading.StreamReader:
         return _reading.StreamReader(call.parser, f"{self.engine} at {self.base_url}")
@@ -304,11 +307,6 @@ class OpenAICompatLLM(LLMBase):
         last = reader.finish()
         self._server_reasons = self._server_reasons or reader.server_reasons
         return last
-
-    def _broken(self, exc: BaseException, reader: _reading.StreamReader, call: Call) -> Exception:
-        if not reader.joiner.has_text:  # nothing arrived: the plain error says more
-            return self._error(exc, call.model)
-        return reader.interrupted(exc)
 
     # --- embeddings, health ---
 
