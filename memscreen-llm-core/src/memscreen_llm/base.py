@@ -187,6 +187,7 @@ class LLMBase(abc.ABC):
         options = {name: value for name, value in (options or {}).items() if value is not None}
         options = fold_options(options, backend=self.backend_name, aliases=self.option_aliases,
                                native="options" in self.extra_call_options)
+        _check_option_values(type(self.config), options)
         _check_messages(messages)
         if tools:
             self._require(Capability.TOOLS)
@@ -220,11 +221,39 @@ def _check_messages(messages: Messages) -> None:
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping) or "role" not in message:
             raise UsageError(f"messages[{index}] must be a dict with a 'role'")
-        if message["role"] not in _ROLES:
+        role = message["role"]
+        if not isinstance(role, str) or role not in _ROLES:
             raise UsageError(
-                f"messages[{index}] has role {message['role']!r}; "
-                f"expected one of {', '.join(sorted(_ROLES))}"
+                f"messages[{index}] has role {role!r}; expected one of {', '.join(sorted(_ROLES))}"
             )
+        _check_content(index, role, message.get("content"))
+
+
+def _check_content(index: int, role: str, content: Any) -> None:
+    """Text, a list of content parts, or None for an assistant turn (its tool calls)."""
+    if isinstance(content, str):
+        _check_text(f"messages[{index}].content", content)
+    elif isinstance(content, list | tuple):
+        for number, part in enumerate(content):
+            if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
+                raise UsageError(f"messages[{index}].content[{number}] must be a content part "
+                                 "like {'type': 'text', 'text': ...}")
+            if isinstance(part.get("text"), str):
+                _check_text(f"messages[{index}].content[{number}].text", part["text"])
+    elif content is not None or role != "assistant":
+        raise UsageError(
+            f"messages[{index}].content must be a string or a list of content parts, got "
+            f"{type(content).__name__}" + ("; decode bytes first" if isinstance(
+                content, bytes | bytearray) else ""))
+
+
+def _check_text(where: str, text: str) -> None:
+    if not text.isascii():  # only non-ASCII text can hold what UTF-8 cannot encode
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UsageError(f"{where} is not valid text: {exc.reason} at character "
+                             f"{exc.start} (a lone surrogate?)") from None
 
 
 def _check_tools(tools: Tools) -> None:
@@ -265,3 +294,28 @@ def _identity_for(config_class: type, backend_class: type) -> BackendIdentity:
         if spec.extends is None and spec.config_class in (config_class, target):
             return registered.identity
     return BackendIdentity(name=backend_class.__name__.lower())
+
+
+def _check_option_values(config_class: type[BaseLlmConfig], options: Mapping[str, Any]) -> None:
+    """A per-call option that is also a config field gets the field's own check."""
+    fields = _validated_fields(config_class)
+    for name, value in options.items():
+        field = fields.get(name)
+        if field is None or (name == "stop" and isinstance(value, str)):  # one stop string
+            continue
+        try:
+            field.validator(None, field, value)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{name}={value!r} (per call): {exc}") from None
+
+
+_FIELDS: dict[type, dict[str, Any]] = {}
+
+
+def _validated_fields(config_class: type[BaseLlmConfig]) -> dict[str, Any]:
+    if config_class not in _FIELDS:
+        import attrs
+
+        _FIELDS[config_class] = {f.name: f for f in attrs.fields(config_class)
+                                 if f.validator is not None}
+    return _FIELDS[config_class]

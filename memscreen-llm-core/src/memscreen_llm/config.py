@@ -76,6 +76,10 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))  # NaN != NaN
+
+
 def number(
     *, min: float | None = None, max: float | None = None, min_exclusive: bool = False,
     optional: bool = False,
@@ -87,6 +91,8 @@ def number(
             return
         if not _is_number(value):
             raise TypeError(f"{field.name} must be a number, got {type(value).__name__}")
+        if not _finite(value):
+            raise ValueError(f"{field.name} must be a finite number, got {value}")
         if min is not None and (value <= min if min_exclusive else value < min):
             raise ValueError(f"{field.name} must be {'>' if min_exclusive else '>='} {min}")
         if max is not None and value > max:
@@ -143,6 +149,8 @@ def http_url(*, optional: bool = False) -> Validator:
             return
         if not isinstance(value, str):
             raise TypeError(f"{field.name} must be a URL string, got {type(value).__name__}")
+        if value != value.strip() or any(char.isspace() for char in value):
+            raise ValueError(f"{field.name} must not contain spaces: {value!r}")
         import urllib.parse  # here: config classes are imported at discovery, URLs checked later
 
         parsed = urllib.parse.urlsplit(value)
