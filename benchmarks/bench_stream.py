@@ -7,11 +7,14 @@ content deltas, a finish chunk, a usage chunk, [DONE]) and an Ollama /api/chat s
 engine behind it, what is left is the client side: transport, the SDK's parsing and, for
 ours, the backend's per-delta work.
 
-Each round times `--reps` streams of the raw SDK (fully consumed: the text joined), then
-as many of our backend's `llm.stream(...)`, the order alternating between rounds; the
-result is the median over rounds of the paired ratios ours/raw, for the vLLM backend
-against raw `openai` and the Ollama backend against raw `ollama`. Target: at most 1.05x;
-exits 1 if a ratio is over it.
+Each round runs `--reps` streams of the raw SDK (fully consumed: the text joined) and as
+many of our backend's `llm.stream(...)` (consumed the same way), alternating stream by
+stream; the result is the median over rounds of the paired ratios ours/raw, in wall time
+and in this process's CPU time, for the vLLM backend against raw `openai` and the Ollama
+backend against raw `ollama`. Target: a CPU ratio of at most 1.05x; exits 1 if one is
+over it. The CPU ratio is the gate because it is what the client spends: the wall ratio
+(printed too) also holds whatever other processes take of a shared machine's cores, and
+scatters by several percent when they are busy.
 """
 
 from __future__ import annotations
@@ -130,35 +133,41 @@ def serve() -> None:
 # --- the measurement ---
 
 
-def _timed(call: Callable[[], str], reps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(reps):
-        call()
-    return time.perf_counter() - start
+def _cost(call: Callable[[], str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one stream. CPU is this process's time only: the server's
+    is not in it, nor a slice another process took of the core."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    call()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def paired(raw: Callable[[], str], ours: Callable[[], str], rounds: int,
            reps: int) -> dict[str, float]:
+    """Medians over rounds of ours/raw; in a round the two alternate stream by stream
+    (raw, ours, ours, raw, ...), so a change in the machine's load hits both alike."""
     expected = "".join(_word(i) for i in range(DELTAS))
     assert raw() == expected, "the raw stream must carry the canned text"
     assert ours() == expected, "our stream must carry the canned text"
     for _ in range(3 * reps):  # warm up both paths (connections, caches)
         raw()
         ours()
-    ratios, raw_s, our_s = [], [], []
-    for index in range(rounds):
+    wall_ratios, cpu_ratios, raw_ms, our_ms = [], [], [], []
+    for _ in range(rounds):
         gc.collect()
-        if index % 2:
-            ours_t = _timed(ours, reps)
-            raw_t = _timed(raw, reps)
-        else:
-            raw_t = _timed(raw, reps)
-            ours_t = _timed(ours, reps)
-        ratios.append(ours_t / raw_t)
-        raw_s.append(raw_t / reps)
-        our_s.append(ours_t / reps)
-    return {"raw_ms": statistics.median(raw_s) * 1000, "ours_ms": statistics.median(our_s) * 1000,
-            "ratio": statistics.median(ratios)}
+        totals = {raw: [0.0, 0.0], ours: [0.0, 0.0]}
+        for index in range(reps):
+            for call in ((raw, ours) if index % 2 == 0 else (ours, raw)):
+                wall, cpu = _cost(call)
+                totals[call][0] += wall
+                totals[call][1] += cpu
+        (raw_wall, raw_cpu), (our_wall, our_cpu) = totals[raw], totals[ours]
+        wall_ratios.append(our_wall / raw_wall)
+        cpu_ratios.append(our_cpu / raw_cpu)
+        raw_ms.append(raw_wall / reps * 1000)
+        our_ms.append(our_wall / reps * 1000)
+    return {"raw_ms": statistics.median(raw_ms), "ours_ms": statistics.median(our_ms),
+            "wall_ratio": statistics.median(wall_ratios),
+            "cpu_ratio": statistics.median(cpu_ratios)}
 
 
 def vllm_pair(url: str) -> tuple[Callable[[], str], Callable[[], str]]:
@@ -216,8 +225,8 @@ def ollama_pair(url: str) -> tuple[Callable[[], str], Callable[[], str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=31)
-    parser.add_argument("--reps", type=int, default=10, help="streams per side per round")
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--reps", type=int, default=8, help="streams a side per round")
     parser.add_argument("--only", choices=["vllm", "ollama"])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -238,18 +247,20 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait()
-    failed = [name for name, result in results.items() if result["ratio"] > TARGET]
+    failed = [name for name, result in results.items() if result["cpu_ratio"] > TARGET]
     if args.json:
         print(json.dumps({"deltas": DELTAS, "rounds": args.rounds, "reps": args.reps,
                           "target": TARGET, "results": results, "pass": not failed}, indent=2))
     else:
         print(f"{DELTAS}-delta streams, canned loopback server, {args.rounds} interleaved "
               f"rounds of {args.reps} streams a side; median of paired ratios")
-        print(f"{'backend':<8} {'against':<11} {'raw ms':>8} {'ours ms':>8} {'ratio':>7}  target")
+        print(f"{'backend':<8} {'against':<11} {'raw ms':>7} {'ours ms':>8} {'wall':>6} "
+              f"{'CPU':>6}  target")
         for name, result in results.items():
-            verdict = "PASS" if result["ratio"] <= TARGET else "FAIL"
-            print(f"{name:<8} {pairs[name][1]:<11} {result['raw_ms']:8.3f} "
-                  f"{result['ours_ms']:8.3f} {result['ratio']:7.3f}  <= {TARGET}  {verdict}")
+            verdict = "FAIL" if name in failed else "PASS"
+            print(f"{name:<8} {pairs[name][1]:<11} {result['raw_ms']:7.3f} "
+                  f"{result['ours_ms']:8.3f} {result['wall_ratio']:6.3f} "
+                  f"{result['cpu_ratio']:6.3f}  <= {TARGET}  {verdict}")
     return 1 if failed else 0
 
 
