@@ -29,7 +29,7 @@ def translate(
             )
         return BackendError(f"Ollama at {url} answered HTTP {exc.status_code}: {text}")
     if isinstance(exc, httpx.TimeoutException):
-        return BackendError(f"Ollama at {url} did not answer within {timeout:g} s (timeout)")
+        return BackendError(f"Ollama at {url} timed out: no answer within {timeout:g} s")
     if isinstance(exc, (ConnectionError, httpx.ConnectError)):
         return BackendUnavailableError(url, hint=compose_hint,
                                        cause="connection refused")

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._config_resolve import resolve_config
 from .._discovery import get_registry
 from .._registry import RegisteredBackend
 from ..base import LLMBase
@@ -134,7 +135,11 @@ class LlmFactory:
             return build(backend, config)  # already this backend's own config
         merged = {**_as_dict(config), **kwargs}
         defaults = MEMSCREEN_DEFAULTS.get(backend.spec.extends or backend.name, {})
-        fields = {**defaults, **memscreen_fields(backend, merged)}
+        fields = memscreen_fields(backend, merged)
+        # MemScreen's defaults stand in for the project's, never for a value the
+        # environment (MEMSCREEN_LLM_MODEL, ...), the config file or a preset sets.
+        sources = resolve_config(backend.name, fields).sources
+        fields = {**{k: v for k, v in defaults.items() if k not in sources}, **fields}
         return create_llm(backend.name, **fields)
 
     @classmethod

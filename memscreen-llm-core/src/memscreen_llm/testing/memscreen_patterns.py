@@ -1,0 +1,424 @@
+"""MemScreen's real call patterns, as data, and helpers to replay them against a backend.
+
+Both plugins' MemScreen compatibility suites (memscreen-llm-ollama, memscreen-llm-vllm)
+replay the SAME patterns from here, so "every MemScreen call pattern passes on both
+engines" is one list checked twice. Each pattern names the MemScreen file:line it copies
+(MemScreen HEAD de16cf5, `smileformylove/MemScreen`).
+
+    from memscreen_llm.testing.memscreen_patterns import PATTERNS, RecordingProxy, replay
+
+    with RecordingProxy(server_url) as proxy:
+        llm = LlmFactory.create("ollama", {"model": "tiny", "ollama_base_url": proxy.url})
+        for pattern in PATTERNS:
+            assert isinstance(replay(llm, pattern), str)
+            body = proxy.last_chat_body()
+
+`memscreen_config(env)` is MemScreen's `MemScreenConfig.get_*_config()` (memscreen/config/
+__init__.py:547-658) over an environment, and `run_memory_pipeline(env)` the memory
+pipeline's calls (G1, G2, G3, G5-G8 and the embedder's) built from it, as Memory does.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import socket
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+JSON_OBJECT = {"type": "json_object"}
+
+
+@dataclass(frozen=True)
+class CallPattern:
+    """One `generate_response` call site of MemScreen."""
+
+    name: str  # the inventory's id, G1..G14
+    where: str  # MemScreen file:line it replays
+    messages: tuple[Mapping[str, Any], ...]
+    response_format: Mapping[str, Any] | None = None
+    options: Mapping[str, Any] | None = None  # MemScreen's per-call options=, Ollama's names
+    positional: bool = False  # generate_response(messages), no keywords (G14)
+    parses_json: bool = False  # the caller json.loads the text (G1, G2, G5, G7, G9)
+    memory_pipeline: bool = False  # Memory's own calls (G1, G2, G3, G5-G8)
+
+    def call_options(self) -> dict[str, Any]:
+        """`options=` in this project's per-call names (num_predict -> max_tokens)."""
+        names = {"num_predict": "max_tokens"}
+        return {names.get(k, k): v for k, v in (self.options or {}).items()}
+
+
+_SYSTEM = {"role": "system", "content": "You are a Personal Information Organizer. Return "
+                                         'format: {"facts": ["fact1", "fact2"]}'}
+_USER_FACTS = {"role": "user", "content": "Input:\nuser: I moved to Lisbon last year.\n"
+                                           "assistant: Nice, how do you like it?"}
+_USER = {"role": "user", "content": "Say something about the sea."}
+# A 1x1 PNG, base64: what utils.image_to_base64 gives get_image_description (G4).
+PNG_1X1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAA"
+           "AABJRU5ErkJggg==")
+
+PATTERNS: tuple[CallPattern, ...] = (
+    CallPattern("G1", "memscreen/memory/memory.py:530-542", (_SYSTEM, _USER_FACTS),
+                JSON_OBJECT, {"num_predict": 256, "temperature": 0.3, "top_p": 0.8},
+                parses_json=True, memory_pipeline=True),
+    CallPattern("G2", "memscreen/memory/memory.py:681-704", (
+        {"role": "user", "content": "Old memory: [{\"id\": \"0\", \"text\": \"Lives in Porto\"}]"
+                                    "\nNew facts: [\"Lives in Lisbon\"]\nReturn "
+                                    '{"memory": [{"id", "text", "event"}]}'},),
+                JSON_OBJECT, {"num_predict": 512, "temperature": 0.3, "top_p": 0.8},
+                parses_json=True, memory_pipeline=True),
+    CallPattern("G3", "memscreen/memory/memory.py:1269", (
+        {"role": "system", "content": "You are a memory summarization system."},
+        {"role": "user", "content": "Open the settings."},
+        {"role": "assistant", "content": "Settings opened."},
+        {"role": "user", "content": "Create procedural memory of the above conversation."}),
+                memory_pipeline=True),
+    CallPattern("G4", "memscreen/utils.py:254 (get_image_description)", (
+        {"role": "user", "content": "A user is providing an image. Provide a high level "
+                                    "description of the image and do not include any "
+                                    "additional text.", "images": [PNG_1X1]},)),
+    CallPattern("G5", "memscreen/memory/conflict_resolver.py:305-309", (
+        {"role": "user", "content": 'Do these conflict? Answer {"type", "confidence", '
+                                    '"reasoning", "suggestion"}.'},),
+                JSON_OBJECT, {"num_predict": 128, "temperature": 0.1}, parses_json=True,
+                memory_pipeline=True),
+    CallPattern("G6", "memscreen/memory/conflict_resolver.py:361-365", (
+        {"role": "user", "content": "Merge: 'Lives in Lisbon' and 'Moved last year'."},),
+                options={"num_predict": 256, "temperature": 0.3}, memory_pipeline=True),
+    CallPattern("G7", "memscreen/memory/input_classifier.py:312-316", (
+        {"role": "user", "content": 'Classify: "buy milk". Answer {"category", '
+                                    '"confidence"}.'},),
+                JSON_OBJECT, {"num_predict": 100, "temperature": 0.3}, parses_json=True,
+                memory_pipeline=True),
+    CallPattern("G8", "memscreen/memory/tiered_memory_manager.py:464-467", (
+        {"role": "user", "content": "Summarize: the user moved to Lisbon."},),
+                options={"num_predict": 256}, memory_pipeline=True),
+    CallPattern("G9", "memscreen/graph/entity_extractor.py:58-61", (
+        {"role": "user", "content": 'Extract {"entities": [], "relationships": []}.'},),
+                JSON_OBJECT, parses_json=True),
+    CallPattern("G10", "memscreen/agent/intelligent_agent.py:473-475", (_USER,)),
+    CallPattern("G11", "memscreen/agent/intelligent_agent.py:548-550", (
+        {"role": "user", "content": "User query: what did I do today?"},)),
+    CallPattern("G12", "memscreen/agent/planner.py:195-199", (
+        {"role": "user", "content": "Plan the steps as ```json {...}```."},)),
+    CallPattern("G13", "memscreen/skills/analysis/summary_skill.py:139-143", (_USER,)),
+    # ChatMessage.to_dict() carries an extra "timestamp" key (possibly "").
+    CallPattern("G14", "memscreen/presenters/chat_presenter.py:5450", (
+        {"role": "system", "content": "You are MemScreen's assistant."},
+        {"role": "user", "content": "hi", "timestamp": "2026-06-11T10:00:00"},
+        {"role": "assistant", "content": "hello", "timestamp": ""},
+        {"role": "user", "content": "What is the sea?"}), positional=True),
+)
+BY_NAME = {pattern.name: pattern for pattern in PATTERNS}
+
+
+def replay(llm: Any, pattern: CallPattern, **extra: Any) -> Any:
+    """Call `llm.generate_response` exactly as MemScreen's call site does (`extra`: more
+    keywords, e.g. tools=)."""
+    messages = [dict(m) for m in pattern.messages]
+    if pattern.positional and not extra:
+        return llm.generate_response(messages)
+    kwargs: dict[str, Any] = dict(extra)
+    if pattern.response_format is not None:
+        kwargs["response_format"] = dict(pattern.response_format)
+    if pattern.options is not None:
+        kwargs["options"] = dict(pattern.options)
+    return llm.generate_response(messages=messages, **kwargs)
+
+
+# --- MemScreen's config (memscreen/config/__init__.py) over an environment ---
+
+MEMSCREEN_CONFIG_DEFAULTS = {  # the class constants, memscreen/config/__init__.py:45-59
+    "backend": "ollama", "ollama_url": "http://127.0.0.1:11434",
+    "ollama_llm_model": "qwen3.5:4b", "ollama_vision_model": "qwen3.5:4b",
+    "ollama_embedding_model": "mxbai-embed-large", "vllm_url": "http://localhost:8000",
+    "vllm_llm_model": "Qwen/Qwen2.5-7B-Instruct", "vllm_vision_model": "Qwen/Qwen2-VL-7B-Instruct",
+    "vllm_embedding_model": "intfloat/e5-mistral-7b-instruct",
+}
+_ENV = {  # _apply_env_overrides, 233-283: only set, non-empty variables count
+    "backend": "MEMSCREEN_LLM_BACKEND", "ollama_url": "MEMSCREEN_OLLAMA_URL",
+    "ollama_llm_model": "MEMSCREEN_LLM_MODEL", "ollama_vision_model": "MEMSCREEN_VISION_MODEL",
+    "ollama_embedding_model": "MEMSCREEN_EMBEDDING_MODEL", "vllm_url": "MEMSCREEN_VLLM_URL",
+    "vllm_llm_model": "MEMSCREEN_VLLM_LLM_MODEL",
+    "vllm_vision_model": "MEMSCREEN_VLLM_VISION_MODEL",
+    "vllm_embedding_model": "MEMSCREEN_VLLM_EMBEDDING_MODEL",
+}
+
+
+def memscreen_config(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """What MemScreen's `get_llm_config()`, `get_mllm_config()`, `get_embedder_config()`
+    and `get_vector_store_config()` return under `env` (memscreen/config/__init__.py:
+    547-658): {"llm"|"mllm"|"embedder"|"vector_store": {"provider", "config"}}."""
+    value = {key: env.get(var) or MEMSCREEN_CONFIG_DEFAULTS[key] for key, var in _ENV.items()}
+    vector_store = {"provider": "chroma",
+                    "config": {"collection_name": "memscreen_collection", "path": "/tmp/db"}}
+    if value["backend"] == "vllm":
+        engine = {"vllm_base_url": value["vllm_url"], "use_offline_mode": False,
+                  "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9}
+        return {
+            "llm": {"provider": "vllm", "config": {"model": value["vllm_llm_model"],
+                                                   **engine}},
+            "mllm": {"provider": "vllm", "config": {"model": value["vllm_vision_model"],
+                                                    "enable_vision": True, **engine}},
+            "embedder": {"provider": "vllm", "config": {
+                "model": value["vllm_embedding_model"], "vllm_base_url": value["vllm_url"]}},
+            "vector_store": vector_store,
+        }
+    url = value["ollama_url"]
+    return {
+        "llm": {"provider": "ollama", "config": {"model": value["ollama_llm_model"],
+                                                 "ollama_base_url": url}},
+        "mllm": {"provider": "ollama", "config": {"model": value["ollama_vision_model"],
+                                                  "ollama_base_url": url,
+                                                  "enable_vision": True}},
+        "embedder": {"provider": "ollama", "config": {"model": value["ollama_embedding_model"],
+                                                      "ollama_base_url": url}},
+        "vector_store": vector_store,
+    }
+
+
+class ChromaDbConfigStandIn:
+    """The vector-store config OBJECT Memory passes as EmbedderFactory's third argument
+    (memory.py:164-168); only inspected by MemScreen for upstash_vector."""
+
+    def __init__(self, collection_name: str, path: str) -> None:
+        self.collection_name = collection_name
+        self.path = path
+        self.enable_embeddings = False
+
+
+# --- MemScreen's post-processing of G1/G2 (memory.py:544-590, 691-704), tolerant as it is ---
+
+def _remove_code_blocks(text: str) -> str:  # memscreen/utils.py:49-60
+    match = re.match(r"^```[a-zA-Z0-9]*\n([\s\S]*?)\n```$", text.strip())
+    return match.group(1).strip() if match else text.strip()
+
+
+def parse_like_memory(response: Any) -> Any:
+    """G1/G2's cleaning of the text, then json.loads; None where MemScreen falls back to
+    its empty result. A non-str response raises AttributeError, as it does in MemScreen."""
+    if "\n\n" in response:
+        response = response.split("\n\n")[-1]
+    cleaned = _remove_code_blocks(response).strip().replace("\n", "").replace("\t", "")
+    if cleaned.endswith('"'):
+        try:
+            json.loads(cleaned[:-1])
+            cleaned = cleaned[:-1]
+        except ValueError:
+            pass
+    try:
+        return json.loads(cleaned)
+    except ValueError:
+        return None
+
+
+@dataclass
+class PipelineRun:
+    """What the memory pipeline's calls returned: types, vector sizes, the backends used."""
+
+    backend: str
+    texts: dict[str, Any] = field(default_factory=dict)
+    vectors: dict[str, list[list[float]]] = field(default_factory=dict)
+    llm_class: str = ""
+    embedder_model: str | None = None
+
+
+def run_memory_pipeline(env: Mapping[str, str],
+                        embedder_url: str | None = None) -> PipelineRun:
+    """MemScreen's memory pipeline (Memory.__init__ memory.py:164-173, Memory.add/search/
+    _create_procedural_memory, conflict_resolver, input_classifier, tiered_memory_manager)
+    built from `memscreen_config(env)` through memscreen-llm's LlmFactory/EmbedderFactory.
+    Nothing here knows the backend: only `env` does. `embedder_url` replaces the embedder
+    config's URL (a vLLM server serves one model: embeddings need a pooling server)."""
+    from memscreen_llm import EmbedderFactory, LlmFactory
+
+    config = memscreen_config(env)
+    llm_cfg, emb_cfg, vs_cfg = config["llm"], config["embedder"], config["vector_store"]
+    emb_config = dict(emb_cfg["config"])
+    if embedder_url is not None:
+        key = next(k for k in emb_config if k.endswith("_base_url"))
+        emb_config[key] = embedder_url
+    llm = LlmFactory.create(llm_cfg["provider"], dict(llm_cfg["config"]))  # memory.py:172
+    embedder = EmbedderFactory.create(  # memory.py:164-168
+        emb_cfg["provider"], emb_config, ChromaDbConfigStandIn(**vs_cfg["config"]))
+    run = PipelineRun(backend=llm.backend_name, llm_class=type(llm).__name__,
+                      embedder_model=embedder.config.model)
+    try:
+        run.vectors["add"] = [embedder.embed(_USER_FACTS["content"], "add")]  # memory.py:459
+        for pattern in PATTERNS:
+            if pattern.memory_pipeline:
+                run.texts[pattern.name] = replay(llm, pattern)
+        facts = parse_like_memory(run.texts["G1"])
+        facts = facts.get("facts") if isinstance(facts, dict) else None
+        valid = [f for f in facts or [] if isinstance(f, str) and f] or ["Lives in Lisbon",
+                                                                           "Likes the sea"]
+        run.vectors["batch"] = embedder.embed_batch(valid, "add")  # memory.py:608-612
+        run.vectors["procedural"] = [  # memory.py:1278, keyword form
+            embedder.embed(run.texts["G3"], memory_action="add")]
+        run.vectors["summary"] = [embedder.embed(run.texts["G8"], "add")]  # tiered:470
+        run.vectors["search"] = [embedder.embed("where do I live?", "search")]  # :1088
+        run.vectors["update"] = [embedder.embed("Lives in Lisbon", "update")]  # :1321
+    finally:
+        llm.close()
+        embedder.close()
+    return run
+
+
+# --- A recording proxy (stdlib) in front of a real engine: what reached the wire ---
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any  # parsed JSON, or None
+
+
+class RecordingProxy:
+    """An HTTP proxy on 127.0.0.1 that forwards every request to `upstream` and records
+    its method, path and JSON body. Responses are relayed whole (streams arrive at once,
+    which clients read the same). `stall=True`: accept, read, never answer (timeouts)."""
+
+    def __init__(self, upstream: str = "", *, stall: bool = False) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.stall = stall
+        self.requests: list[Recorded] = []
+        self._release = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                proxy.requests.append(Recorded(self.command, self.path, body))
+                if proxy.stall:
+                    proxy._release.wait(60)
+                    self.close_connection = True
+                    return
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "content-length", "connection",
+                                                "accept-encoding")}
+                request = urllib.request.Request(proxy.upstream + self.path,
+                                                 data=raw if raw else None, headers=headers,
+                                                 method=self.command)
+                try:
+                    with urllib.request.urlopen(request, timeout=600) as answer:
+                        status, data, answer_headers = answer.status, answer.read(), \
+                            answer.headers
+                except urllib.error.HTTPError as exc:
+                    status, data, answer_headers = exc.code, exc.read(), exc.headers
+                self.send_response(status)
+                for name, value in answer_headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding",
+                                            "connection", "date", "server"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> RecordingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+    def bodies(self, path_end: str) -> list[Any]:
+        """JSON bodies of the requests whose path ends with `path_end`, oldest first."""
+        return [r.body for r in self.requests if r.path.split("?")[0].endswith(path_end)]
+
+    def last(self, path_end: str) -> Any:
+        bodies = self.bodies(path_end)
+        if not bodies:
+            raise AssertionError(f"no request to *{path_end}; got "
+                                 f"{[(r.method, r.path) for r in self.requests]}")
+        return bodies[-1]
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+def closed_port_url() -> str:
+    """An http://127.0.0.1:PORT URL nothing listens on (connection refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+# RecordingModelCapabilityService.is_model_backend_error (memscreen/services/
+# model_capability.py:80-102): the only place MemScreen classifies a backend error.
+BACKEND_ERROR_INDICATORS = (
+    "failed to connect to ollama", "connection refused", "max retries exceeded",
+    "newconnectionerror", "timed out", "name or service not known",
+    "temporary failure in name resolution", "failed to establish a new connection",
+    "connection error",
+)
+
+
+def is_model_backend_error(error: BaseException) -> bool:
+    """MemScreen's check, verbatim: does `str(error)` say the backend is unreachable?"""
+    message = str(error).lower()
+    return any(key in message for key in BACKEND_ERROR_INDICATORS)
+
+
+def embedder_calls(embedder: Any, texts: Sequence[str]) -> dict[str, Any]:
+    """Every embed/embed_batch shape MemScreen uses (memory.py:459, 1088, 1219, 1321,
+    608-612; tiered_memory_manager.py:470), by the form of the call."""
+    first = texts[0]
+    return {
+        "positional_add": embedder.embed(first, "add"),
+        "positional_search": embedder.embed(first, "search"),
+        "positional_update": embedder.embed(first, "update"),
+        "keyword_add": embedder.embed(first, memory_action="add"),
+        "keyword_search": embedder.embed(first, memory_action="search"),
+        "bare": embedder.embed(first),
+        "batch": embedder.embed_batch(list(texts), "add"),
+    }
+
+
+__all__ = [
+    "BACKEND_ERROR_INDICATORS",
+    "BY_NAME",
+    "JSON_OBJECT",
+    "MEMSCREEN_CONFIG_DEFAULTS",
+    "PATTERNS",
+    "PNG_1X1",
+    "CallPattern",
+    "ChromaDbConfigStandIn",
+    "PipelineRun",
+    "Recorded",
+    "RecordingProxy",
+    "closed_port_url",
+    "embedder_calls",
+    "is_model_backend_error",
+    "memscreen_config",
+    "parse_like_memory",
+    "replay",
+    "run_memory_pipeline",
+]
