@@ -7,6 +7,8 @@ from typing import Any
 
 import attrs
 
+from ._urls import redact_url
+
 _META_KEY = "memscreen_llm"
 REDACTED = "***"
 
@@ -21,10 +23,15 @@ class SettingInfo:
     env: tuple[str, ...] = ()
     secret: bool = False
     help: str = ""
+    url: bool = False  # shown with its userinfo (a password in the URL) redacted
 
 
 def _redacted_repr(value: object) -> str:
     return repr(None) if value is None else repr(REDACTED)
+
+
+def _url_repr(value: object) -> str:
+    return repr(redact_url(value)) if isinstance(value, str) else repr(value)
 
 
 def setting(
@@ -42,12 +49,13 @@ def setting(
     A `converter` runs before the validator and must pass values it does not handle
     through unchanged, so the validator can name them.
     """
-    info = SettingInfo(env=env, secret=secret, help=help)
+    info = SettingInfo(env=env, secret=secret, help=help,
+                       url=bool(getattr(validator, "is_url", False)))
     return attrs.field(
         default=default if factory is None else attrs.Factory(factory),
         validator=validator,
         converter=converter,
-        repr=_redacted_repr if secret else True,
+        repr=_redacted_repr if secret else _url_repr if info.url else True,
         metadata={_META_KEY: info},
     )
 
@@ -164,6 +172,7 @@ def http_url(*, optional: bool = False) -> Validator:
         except ValueError as exc:
             raise ValueError(f"{field.name} has a bad port: {exc}") from None
 
+    check.is_url = True  # type: ignore[attr-defined]  # setting() redacts such fields
     return check
 
 
@@ -218,7 +227,10 @@ class BaseLlmConfig:
         out: dict[str, Any] = {}
         for field in attrs.fields(type(self)):
             value = getattr(self, field.name)
-            if setting_info(field).secret and value is not None:
+            info = setting_info(field)
+            if info.secret and value is not None:
                 value = REDACTED
+            elif info.url and isinstance(value, str):
+                value = redact_url(value)
             out[field.name] = value
         return out

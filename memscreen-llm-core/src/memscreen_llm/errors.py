@@ -88,6 +88,11 @@ class BackendUnavailableError(BackendError):
     exit_code = 3
 
     def __init__(self, url: str, hint: str | None = None, cause: str | None = None) -> None:
+        from ._urls import redact_url, redact_urls_in
+
+        if cause:  # the transport's words may repeat the URL
+            cause = redact_urls_in(cause, url)
+        url = redact_url(url)
         self.url = url
         self.hint = hint
         # "connection error"/"connection refused": the words MemScreen (and users) look for.

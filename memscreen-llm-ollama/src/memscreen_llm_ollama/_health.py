@@ -8,6 +8,7 @@ import httpx
 import ollama
 
 from memscreen_llm import HealthCheck, HealthReport
+from memscreen_llm.config import redact_url
 
 from .config import OllamaConfig
 
@@ -23,15 +24,16 @@ def check(client: ollama.Client, config: OllamaConfig, backend: str,
 
 def _server(config: OllamaConfig, compose_hint: str | None) -> HealthCheck:
     url = config.base_url.rstrip("/")
+    shown = redact_url(url)
     try:
-        response = httpx.get(f"{url}/api/version", headers=config.headers,
+        response = httpx.get(f"{url}/api/version", headers=config.http_headers,
                              timeout=min(config.timeout, 10.0))
         response.raise_for_status()
         version = response.json().get("version", "?")
     except (httpx.HTTPError, ValueError) as exc:
-        return HealthCheck("server", False, f"{url} unreachable ({type(exc).__name__})",
+        return HealthCheck("server", False, f"{shown} unreachable ({type(exc).__name__})",
                            fix=compose_hint)
-    return HealthCheck("server", True, f"Ollama {version} at {url}")
+    return HealthCheck("server", True, f"Ollama {version} at {shown}")
 
 
 def _model(client: ollama.Client, config: OllamaConfig) -> list[HealthCheck]:

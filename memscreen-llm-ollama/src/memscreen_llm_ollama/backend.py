@@ -19,6 +19,7 @@ from memscreen_llm import (
     HealthReport,
     LLMBase,
 )
+from memscreen_llm.config import redact_url
 from memscreen_llm.errors import ConfigError, StreamInterruptedError, UsageError
 from memscreen_llm.types import StreamJoiner
 
@@ -46,7 +47,7 @@ class OllamaLLM(LLMBase):
     def __init__(self, config: OllamaConfig, identity: BackendIdentity | None = None) -> None:
         super().__init__(config, identity)
         self._client = ollama.Client(
-            host=config.base_url, timeout=config.timeout, headers=config.headers
+            host=config.base_url, timeout=config.timeout, headers=config.http_headers
         )
         # An httpx AsyncClient belongs to the event loop it first ran on: one per loop.
         self._async_clients: weakref.WeakKeyDictionary[
@@ -96,8 +97,8 @@ class OllamaLLM(LLMBase):
 
     def _error(self, exc: BaseException, model: str | None = None) -> Exception:
         cfg = self.config
-        return translate(exc, url=cfg.base_url, model=model or cfg.model, timeout=cfg.timeout,
-                         compose_hint=self.identity.compose_hint)
+        return translate(exc, url=redact_url(cfg.base_url), model=model or cfg.model,
+                         timeout=cfg.timeout, compose_hint=self.identity.compose_hint)
 
     def _chat(self, request: ChatRequest) -> ChatResult:
         params = self._params(request)
@@ -144,7 +145,8 @@ class OllamaLLM(LLMBase):
             return self._error(exc, model)  # nothing arrived: the plain error says more
         cause = f": {type(exc).__name__}: {exc}" if exc is not None else ""
         return StreamInterruptedError(
-            f"the stream from Ollama at {self.config.base_url} broke off before it was done"
+            f"the stream from Ollama at {redact_url(self.config.base_url)} broke off before it "
+            "was done"
             f"{cause}", partial=joiner.result(),
         )
 
@@ -153,7 +155,8 @@ class OllamaLLM(LLMBase):
         client = self._async_clients.get(loop)
         if client is None:
             client = ollama.AsyncClient(
-                host=self.config.base_url, timeout=self.config.timeout, headers=self.config.headers
+                host=self.config.base_url, timeout=self.config.timeout,
+                headers=self.config.http_headers,
             )
             self._async_clients[loop] = client
         return client

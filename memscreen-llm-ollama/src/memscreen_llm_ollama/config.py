@@ -65,3 +65,14 @@ class OllamaConfig(BaseLlmConfig):
     headers: dict[str, str] | None = setting(
         None, validator=mapping(), secret=True, help="extra HTTP headers (e.g. auth for a proxy)"
     )
+    api_key: str | None = setting(
+        None, validator=string(optional=True), secret=True, env=("OLLAMA_API_KEY",),
+        help="sent as 'Authorization: Bearer KEY' (Ollama's cloud, auth proxies)",
+    )
+
+    @property
+    def http_headers(self) -> dict[str, str] | None:
+        """The headers every request carries: `headers`, and the API key as a bearer token."""
+        if not self.api_key:
+            return self.headers
+        return {**(self.headers or {}), "Authorization": f"Bearer {self.api_key}"}

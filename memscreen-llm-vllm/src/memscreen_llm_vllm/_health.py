@@ -10,6 +10,7 @@ import os
 from collections.abc import Sequence
 
 from memscreen_llm import BackendIdentity, HealthCheck, HealthReport
+from memscreen_llm.config import redact_url
 from memscreen_llm.errors import MemscreenLLMError
 from memscreen_llm.openai_compat import ServedModel
 
@@ -22,7 +23,7 @@ def server_report(
 ) -> HealthReport:
     """`health_status`: GET /health's HTTP status, or the transport error's name;
     `served`: GET /v1/models' answer, or the error listing it."""
-    server = _server(identity, config.server_root, health_status)
+    server = _server(identity, redact_url(config.server_root), health_status)
     checks = [server]
     if server.ok:
         checks += _model_and_context(identity, config, served)

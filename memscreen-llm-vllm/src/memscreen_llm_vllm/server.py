@@ -143,7 +143,7 @@ class VllmServerLLM(OpenAICompatLLM):
 
     def _error(self, exc: BaseException, model: str | None,
                served: list[str] | None = None, what: str = "chat") -> MemscreenLLMError:
-        own = vllm_error(exc, url=self.base_url, identity=self.identity, model=model,
+        own = vllm_error(exc, url=self.shown_url, identity=self.identity, model=model,
                          served=served, embeddings=what == "embeddings")
         return own or super()._error(exc, model, served, what)
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import openai
 
+from .._urls import redact_url
 from ..base import LLMBase
 from ..config import BaseLlmConfig
 from ..errors import ConfigError, MemscreenLLMError
@@ -128,6 +129,11 @@ class OpenAICompatLLM(LLMBase):
     def base_url(self) -> str:
         return str(getattr(self.config, "base_url"))  # noqa: B009 - every such config has one
 
+    @property
+    def shown_url(self) -> str:
+        """`base_url` as messages show it: a password in it redacted."""
+        return redact_url(self.base_url)
+
     def _client_args(self) -> dict[str, Any]:
         cfg = self.config
         return {"base_url": self.base_url, "api_key": cfg.api_key or PLACEHOLDER_KEY,
@@ -200,7 +206,7 @@ class OpenAICompatLLM(LLMBase):
             return models[0].id
         listing = ", ".join(m.id for m in models) or "(none)"
         raise ConfigError(
-            f"no model set, and {self.engine} at {self.base_url} serves: {listing}",
+            f"no model set, and {self.engine} at {self.shown_url} serves: {listing}",
             field="model", fix=f"set model ({self.identity.env('model')} or model=...)")
 
     def _served_models(self) -> Generator[Op, Any, tuple[ServedModel, ...]]:
@@ -249,7 +255,7 @@ class OpenAICompatLLM(LLMBase):
     def _error(self, exc: BaseException, model: str | None,
                served: list[str] | None = None, what: str = "chat") -> MemscreenLLMError:
         """The typed error for `exc` during `what` ("chat", "embeddings", "models")."""
-        return translate(exc, engine=self.engine, url=self.base_url, identity=self.identity,
+        return translate(exc, engine=self.engine, url=self.shown_url, identity=self.identity,
                          timeout=self.config.timeout, model=model, served=served)
 
     # --- the public API's implementations: thin over the path ---
@@ -301,7 +307,7 @@ class OpenAICompatLLM(LLMBase):
             raise reader.interrupted(exc) from exc
 
     def _reader(self, call: Call) -> _reading.StreamReader:
-        return _reading.StreamReader(call.parser, f"{self.engine} at {self.base_url}")
+        return _reading.StreamReader(call.parser, f"{self.engine} at {self.shown_url}")
 
     def _last(self, reader: _reading.StreamReader) -> ChatDelta:
         last = reader.finish()
@@ -335,7 +341,7 @@ class OpenAICompatLLM(LLMBase):
         except MemscreenLLMError as exc:
             return HealthReport(self.backend_name, [HealthCheck(
                 "server", False, str(exc).splitlines()[0], fix=self.identity.compose_hint)])
-        checks = [HealthCheck("server", True, f"{self.engine} at {self.base_url}")]
+        checks = [HealthCheck("server", True, f"{self.engine} at {self.shown_url}")]
         listing = ", ".join(served) or "(none)"
         wanted = self.config.model
         if wanted and wanted not in served:

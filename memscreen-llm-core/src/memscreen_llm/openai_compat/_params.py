@@ -56,10 +56,7 @@ def chat_params(
     (e.g. "none" when the server cannot parse calls); `body` adds engine fields under the
     config's `extra_body` and the call's own `extra_body`, which wins.
     """
-    params: dict[str, Any] = {
-        "model": model,
-        "messages": [dict(message) for message in request.messages],
-    }
+    params: dict[str, Any] = {"model": model, "messages": wire_messages(request.messages)}
     for name in NATIVE:
         value = setting(request, config, name)
         if value is not None:
@@ -91,7 +88,7 @@ def tokenize_body(request: ChatRequest, config: Any, model: str) -> dict[str, An
     request renders: the same messages, tools and chat-template variables."""
     body: dict[str, Any] = {
         "model": model,
-        "messages": [dict(message) for message in request.messages],
+        "messages": wire_messages(request.messages),
         "add_generation_prompt": True,
     }
     if request.tools:
@@ -100,3 +97,43 @@ def tokenize_body(request: ChatRequest, config: Any, model: str) -> dict[str, An
     if template:
         body["chat_template_kwargs"] = template
     return body
+
+
+# The first bytes of base64-encoded images, by type: Ollama's `images` carry no MIME type.
+_BASE64_MAGIC = {"iVBOR": "image/png", "/9j/": "image/jpeg", "R0lGOD": "image/gif",
+                 "UklGR": "image/webp"}
+
+
+def wire_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Messages in OpenAI's shape. Ollama's `images: [base64, ...]` (how MemScreen sends a
+    screenshot) become `image_url` content parts: never dropped on the way."""
+    out = []
+    for message in messages:
+        item = dict(message)
+        images = item.pop("images", None)
+        if images:
+            text = item.get("content")
+            parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if isinstance(
+                text, str) and text else list(text or [])
+            parts += [{"type": "image_url", "image_url": {"url": _data_url(image)}}
+                      for image in images]
+            item["content"] = parts
+        out.append(item)
+    return out
+
+
+def _data_url(image: Any) -> str:
+    if isinstance(image, bytes | bytearray):
+        import base64
+
+        image = base64.b64encode(image).decode("ascii")
+    if not isinstance(image, str):
+        from ..errors import UsageError
+
+        raise UsageError(f"an entry of a message's images is {type(image).__name__}; "
+                         "expected base64 text or bytes")
+    if image.startswith("data:"):
+        return image
+    mime = next((m for magic, m in _BASE64_MAGIC.items() if image.startswith(magic)),
+                "image/png")
+    return f"data:{mime};base64,{image}"

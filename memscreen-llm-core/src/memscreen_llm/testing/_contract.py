@@ -16,6 +16,7 @@ from ..errors import (
     BackendUnavailableError,
     CapabilityError,
     ConfigError,
+    MemscreenLLMError,
     ModelNotFoundError,
     UsageError,
 )
@@ -142,6 +143,21 @@ class BackendContract:
         for shown in (repr(config), str(config), str(config.public_dict()),
                       repr(self._rebuilt(llm, api_key=SECRET))):
             assert SECRET not in shown
+
+    def test_contract_url_password_is_redacted(self, llm: LLMBase) -> None:
+        """A password in base_url shows in no repr, error or health report."""
+        url = f"http://user:{SECRET}@127.0.0.1:{free_port()}"
+        down = self._rebuilt(llm, base_url=url)
+        shown = [repr(down), repr(down.config), str(down.config.public_dict())]
+        with pytest.raises(BackendUnavailableError) as err:
+            down.chat(self.messages)
+        shown += [str(err.value), err.value.url]
+        try:
+            shown.append(repr(down.health()))
+        except MemscreenLLMError as exc:  # a health() that raises for a down server
+            shown.append(str(exc))
+        for text in shown:
+            assert SECRET not in text, text
 
     def test_contract_chat(self, llm: LLMBase) -> None:
         result = llm.chat(self.messages, **self.deterministic)

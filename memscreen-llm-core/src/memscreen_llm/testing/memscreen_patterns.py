@@ -20,6 +20,7 @@ pipeline's calls (G1, G2, G3, G5-G8 and the embedder's) built from it, as Memory
 
 from __future__ import annotations
 
+
 import http.server
 import json
 import re
@@ -276,6 +277,7 @@ class Recorded:
     method: str
     path: str
     body: Any  # parsed JSON, or None
+    headers: dict[str, str] = field(default_factory=dict)  # names lowercased
 
 
 class RecordingProxy:
@@ -303,7 +305,8 @@ class RecordingProxy:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = None
-                proxy.requests.append(Recorded(self.command, self.path, body))
+                proxy.requests.append(Recorded(self.command, self.path, body, {
+                    name.lower(): value for name, value in self.headers.items()}))
                 if proxy.stall:
                     proxy._release.wait(60)
                     self.close_connection = True
