@@ -20,7 +20,6 @@ pipeline's calls (G1, G2, G3, G5-G8 and the embedder's) built from it, as Memory
 
 from __future__ import annotations
 
-
 import http.server
 import json
 import re
