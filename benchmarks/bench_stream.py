@@ -179,23 +179,19 @@ def vllm_pair(url: str) -> tuple[Callable[[], str], Callable[[], str]]:
     llm = create_llm("vllm", base_url=f"{url}/v1", model=MODEL)
 
     def raw() -> str:
-        parts = []
         stream = client.chat.completions.create(
             model=MODEL, messages=MESSAGES, stream=True,  # type: ignore[arg-type]
             stream_options={"include_usage": True})
-        for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                parts.append(chunk.choices[0].delta.content)
-        return "".join(parts)
+        # Consumed as `ours` consumes ours: one join over the chunks that carry text.
+        return "".join(chunk.choices[0].delta.content for chunk in stream
+                       if chunk.choices and chunk.choices[0].delta.content)
 
-    def ours() -> str:  # consumed the same way as the raw stream
-        parts = []
-        for delta in llm.stream(MESSAGES):
-            if delta.content:
-                parts.append(delta.content)
-        return "".join(parts)
+    return raw, lambda: ours(llm)
 
-    return raw, ours
+
+def ours(llm: Any) -> str:
+    """Our backend's stream, consumed the same way as the raw ones."""
+    return "".join(delta.content for delta in llm.stream(MESSAGES) if delta.content)
 
 
 def ollama_pair(url: str) -> tuple[Callable[[], str], Callable[[], str]]:
@@ -207,20 +203,10 @@ def ollama_pair(url: str) -> tuple[Callable[[], str], Callable[[], str]]:
     llm = create_llm("ollama", base_url=url, model=MODEL)
 
     def raw() -> str:
-        parts = []
-        for chunk in client.chat(model=MODEL, messages=MESSAGES, stream=True):
-            if chunk.message.content:
-                parts.append(chunk.message.content)
-        return "".join(parts)
+        return "".join(chunk.message.content for chunk in client.chat(
+            model=MODEL, messages=MESSAGES, stream=True) if chunk.message.content)
 
-    def ours() -> str:  # consumed the same way as the raw stream
-        parts = []
-        for delta in llm.stream(MESSAGES):
-            if delta.content:
-                parts.append(delta.content)
-        return "".join(parts)
-
-    return raw, ours
+    return raw, lambda: ours(llm)
 
 
 def main() -> int:
