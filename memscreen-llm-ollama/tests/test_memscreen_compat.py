@@ -8,41 +8,22 @@ recording proxy in front of the server) and the types MemScreen's callers rely o
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from memscreen_llm import BackendError, EmbedderFactory, LlmFactory, create_llm, join_deltas
-from memscreen_llm.testing.memscreen_patterns import (
-    BY_NAME,
-    PATTERNS,
-    PNG_1X1,
-    CallPattern,
-    ChromaDbConfigStandIn,
-    RecordingProxy,
-    closed_port_url,
-    embedder_calls,
-    is_model_backend_error,
-    memscreen_config,
-    replay,
-    run_memory_pipeline,
-)
+from memscreen_llm import BackendError, EmbedderFactory, LlmFactory
+from memscreen_llm.testing import memscreen_patterns as kit
 from memscreen_llm_ollama.testing import OllamaServer
 
 MODEL = "tiny"
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
-VECTOR_CONFIG = ChromaDbConfigStandIn("memscreen_collection", "/tmp/db")
 
 
 @pytest.fixture
-def proxy(server: OllamaServer) -> Iterator[RecordingProxy]:
-    with RecordingProxy(server.base_url) as recording:
+def proxy(server: OllamaServer) -> Iterator[kit.RecordingProxy]:
+    with kit.RecordingProxy(server.base_url) as recording:
         yield recording
 
 
@@ -52,13 +33,14 @@ def _llm_dict(url: str) -> dict[str, object]:
     return {"model": MODEL, "ollama_base_url": url}
 
 
-def _is_vector(value: object) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(x, float) for x in value)
+def _json_and_options_as_given(body: Any, pattern: kit.CallPattern) -> None:
+    assert body["format"] == "json"
+    assert {k: body["options"][k] for k in pattern.options or {}} == dict(pattern.options or {})
 
 
 # --- config and factory shapes ---
 
-def test_get_llm_and_get_mllm_config_dicts(proxy: RecordingProxy) -> None:
+def test_get_llm_and_get_mllm_config_dicts(proxy: kit.RecordingProxy) -> None:
     """memory.py:172-173 `LlmFactory.create(provider, config_dict)` with the dicts of
     memscreen/config/__init__.py:547-613 (get_llm_config, get_mllm_config)."""
     llm = LlmFactory.create("ollama", _llm_dict(proxy.url))
@@ -66,7 +48,7 @@ def test_get_llm_and_get_mllm_config_dicts(proxy: RecordingProxy) -> None:
     for backend in (llm, mllm):
         assert backend.config.model == MODEL
         assert backend.config.base_url == proxy.url  # type: ignore[attr-defined]
-        assert isinstance(replay(backend, BY_NAME["G10"]), str)
+        assert isinstance(kit.replay(backend, kit.BY_NAME["G10"]), str)
     body = proxy.last("/api/chat")
     # MemScreen's OllamaLLM defaults (ollama.py:21-43) reach the wire.
     assert body["model"] == MODEL
@@ -75,7 +57,7 @@ def test_get_llm_and_get_mllm_config_dicts(proxy: RecordingProxy) -> None:
 
 
 def test_none_and_empty_config_take_memscreen_defaults(
-        proxy: RecordingProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+        proxy: kit.RecordingProxy, monkeypatch: pytest.MonkeyPatch) -> None:
     """models.py:55-70 default LlmConfig() -> `LlmFactory.create("ollama", {})` (and None),
     ollama.py:125-126's model fallback; tests/test_integration.py:50-61 passes no URL."""
     for config in (None, {}):
@@ -88,25 +70,25 @@ def test_none_and_empty_config_take_memscreen_defaults(
     monkeypatch.setenv("MEMSCREEN_OLLAMA_URL", proxy.url)
     monkeypatch.setenv("MEMSCREEN_LLM_MODEL", MODEL)
     llm = LlmFactory.create("ollama", {})
-    assert isinstance(replay(llm, BY_NAME["G13"]), str)
+    assert isinstance(kit.replay(llm, kit.BY_NAME["G13"]), str)
     assert proxy.last("/api/chat")["model"] == MODEL
 
 
-def test_dict_plus_kwargs_override(proxy: RecordingProxy) -> None:
+def test_dict_plus_kwargs_override(proxy: kit.RecordingProxy) -> None:
     """memscreen/llm/factory.py:62-166 `create(name, dict, **kwargs)`: kwargs win."""
     llm = LlmFactory.create("ollama", _llm_dict(proxy.url), temperature=0.2, max_tokens=16)
-    assert isinstance(replay(llm, BY_NAME["G13"]), str)
+    assert isinstance(kit.replay(llm, kit.BY_NAME["G13"]), str)
     options = proxy.last("/api/chat")["options"]
     assert (options["temperature"], options["num_predict"]) == (0.2, 16)
 
 
-def test_chat_presenter_direct_config(proxy: RecordingProxy) -> None:
+def test_chat_presenter_direct_config(proxy: kit.RecordingProxy) -> None:
     """chat_presenter.py:5408-5418 `OllamaLLM(config={model, temperature, max_tokens,
     top_p, top_k, num_ctx, repeat_penalty})`, then G14 (chat_presenter.py:5450)."""
     llm = LlmFactory.create("ollama", {
         "model": MODEL, "temperature": 0.45, "max_tokens": 384, "top_p": 0.85, "top_k": 25,
         "num_ctx": 4096, "repeat_penalty": 1.15, "ollama_base_url": proxy.url})
-    assert isinstance(replay(llm, BY_NAME["G14"]), str)
+    assert isinstance(kit.replay(llm, kit.BY_NAME["G14"]), str)
     options = proxy.last("/api/chat")["options"]
     assert {k: options[k] for k in ("temperature", "num_predict", "top_p", "top_k", "num_ctx",
                                     "repeat_penalty")} == {
@@ -114,13 +96,13 @@ def test_chat_presenter_direct_config(proxy: RecordingProxy) -> None:
         "repeat_penalty": 1.15}
 
 
-def test_ollama_config_keys_num_predict_num_gpu_output_format(proxy: RecordingProxy) -> None:
+def test_ollama_config_keys_num_predict_num_gpu_output_format(proxy: kit.RecordingProxy) -> None:
     """OllamaConfig's own keys (memscreen/llm/ollama.py:15-99): num_predict is max_tokens,
     num_gpu=0 is still sent, output_format/format_options are accepted and ignored."""
     llm = LlmFactory.create("ollama", {**_llm_dict(proxy.url), "num_predict": 12, "num_gpu": 0,
                                        "num_thread": 2, "output_format": "json",
                                        "format_options": "{}"})
-    assert isinstance(replay(llm, BY_NAME["G10"]), str)
+    assert isinstance(kit.replay(llm, kit.BY_NAME["G10"]), str)
     body = proxy.last("/api/chat")
     assert (body["options"]["num_predict"], body["options"]["num_gpu"],
             body["options"]["num_thread"]) == (12, 0, 2)
@@ -129,12 +111,12 @@ def test_ollama_config_keys_num_predict_num_gpu_output_format(proxy: RecordingPr
 
 # --- every generate_response call site ---
 
-@pytest.mark.parametrize("pattern", PATTERNS, ids=[p.name for p in PATTERNS])
-def test_call_site_shape(pattern: CallPattern, proxy: RecordingProxy) -> None:
+@pytest.mark.parametrize("pattern", kit.PATTERNS, ids=[p.name for p in kit.PATTERNS])
+def test_call_site_shape(pattern: kit.CallPattern, proxy: kit.RecordingProxy) -> None:
     """Each generate_response call site of MemScreen (the pattern's `where`), verbatim."""
     llm = LlmFactory.create("ollama", _llm_dict(proxy.url))
     try:
-        result = replay(llm, pattern)
+        result = kit.replay(llm, pattern)
     except BackendError as exc:  # G4 on the text-only tiny model: the image still went out
         assert pattern.name == "G4", exc
         result = ""
@@ -149,90 +131,60 @@ def test_call_site_shape(pattern: CallPattern, proxy: RecordingProxy) -> None:
     for name, value in (pattern.options or {}).items():  # Ollama options: as given
         assert body["options"][name] == value
     if pattern.name == "G4":
-        assert body["messages"][0]["images"] == [PNG_1X1]
+        assert body["messages"][0]["images"] == [kit.PNG_1X1]
 
 
-def test_tools_return_memscreen_dict(proxy: RecordingProxy) -> None:
+def test_tools_return_memscreen_dict(proxy: kit.RecordingProxy) -> None:
     """ollama.py:156-180 `_parse_response`: with tools, {"content", "tool_calls"}."""
     llm = LlmFactory.create("ollama", _llm_dict(proxy.url))
-    result = replay(llm, BY_NAME["G10"], tools=TOOLS)
+    result = kit.replay(llm, kit.BY_NAME["G10"], tools=kit.TOOLS)
     assert isinstance(result, dict) and set(result) == {"content", "tool_calls"}
     assert isinstance(result["tool_calls"], list)
     assert proxy.last("/api/chat")["tools"][0]["function"]["name"] == "get_weather"
 
 
-def test_stream_and_async_take_the_same_options(proxy: RecordingProxy) -> None:
+def test_stream_and_async_take_the_same_options(proxy: kit.RecordingProxy) -> None:
     """G1's arguments (memory.py:530-542) on stream() and achat(): same wire as chat."""
     llm = LlmFactory.create("ollama", _llm_dict(proxy.url))
-    g1 = BY_NAME["G1"]
-    kwargs = {"response_format": dict(g1.response_format or {}), "options": dict(g1.options or {})}
-    joined = join_deltas(llm.stream([dict(m) for m in g1.messages], **kwargs))
-    assert isinstance(joined.content, str)
-    streamed = proxy.last("/api/chat")
-    result = asyncio.run(llm.achat([dict(m) for m in g1.messages], **kwargs))
-    assert isinstance(result.content, str)
-    awaited = proxy.last("/api/chat")
-    for body in (streamed, awaited):
-        assert body["format"] == "json"
-        assert {k: body["options"][k] for k in g1.options or {}} == dict(g1.options or {})
-    assert streamed["stream"] is True
+    kit.check_stream_and_async(llm, proxy, "/api/chat", _json_and_options_as_given)
 
 
-def test_two_threads_on_one_instance(proxy: RecordingProxy) -> None:
+def test_two_threads_on_one_instance(proxy: kit.RecordingProxy) -> None:
     """memory.py:408-415: G1/G2 and G9 run in a ThreadPoolExecutor on the same self.llm."""
-    llm = LlmFactory.create("ollama", _llm_dict(proxy.url))
-    results: list[object] = []
-    threads = [threading.Thread(target=lambda p=p: results.append(replay(llm, BY_NAME[p])))
-               for p in ("G1", "G9")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert len(results) == 2 and all(isinstance(r, str) for r in results)
+    kit.check_two_threads(LlmFactory.create("ollama", _llm_dict(proxy.url)), ("G1", "G9"), 120)
 
 
 # --- the embedder ---
 
-def test_embedder_factory_and_every_embed_shape(proxy: RecordingProxy) -> None:
+def test_embedder_factory_and_every_embed_shape(proxy: kit.RecordingProxy) -> None:
     """memory.py:164-168 `EmbedderFactory.create(provider, get_embedder_config()["config"],
     vector_store_config_object)`, then the embed shapes of memory.py:459, 608-612, 1088,
     1219 (keyword), 1321; telemetry.py:117 reads .config.model/.embedding_dims."""
     embedder = EmbedderFactory.create("ollama", {"model": MODEL, "ollama_base_url": proxy.url},
-                                      VECTOR_CONFIG)
+                                      kit.VECTOR_CONFIG)
     assert (embedder.config.model, embedder.config.embedding_dims) == (MODEL, None)
     assert hasattr(embedder, "embed_batch")
     texts = ["the sea", "a mountain", "the sea again"]
-    calls = embedder_calls(embedder, texts)
-    for name, value in calls.items():
-        if name != "batch":
-            assert _is_vector(value), name
-    batch = calls["batch"]
-    assert len(batch) == 3 and all(_is_vector(v) for v in batch)
-    assert batch[0] == pytest.approx(calls["positional_add"])  # order kept
+    kit.check_embed_shapes(embedder, texts)  # a vector each, the batch in order
     assert proxy.last("/api/embed")["input"] == texts  # one request, in order
     # EmbedderFactory.create("ollama", {}, cfg): OllamaEmbedding's default model.
-    assert EmbedderFactory.create("ollama", {}, VECTOR_CONFIG).config.model == "nomic-embed-text"
+    default = EmbedderFactory.create("ollama", {}, kit.VECTOR_CONFIG)
+    assert default.config.model == "nomic-embed-text"
 
 
 # --- MemScreen's environment variables ---
 
-def test_env_vars_drive_memscreen_config(proxy: RecordingProxy,
+def test_env_vars_drive_memscreen_config(proxy: kit.RecordingProxy,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """memscreen/config/__init__.py:233-283 env overrides -> get_llm_config() -> the
     factory; and memscreen-llm's own create_llm() reads the same variables."""
     monkeypatch.setenv("MEMSCREEN_LLM_BACKEND", "ollama")
     monkeypatch.setenv("MEMSCREEN_OLLAMA_URL", proxy.url)
     monkeypatch.setenv("MEMSCREEN_LLM_MODEL", MODEL)
-    llm_cfg = memscreen_config(os.environ)["llm"]
+    llm_cfg = kit.memscreen_config(os.environ)["llm"]
     assert llm_cfg == {"provider": "ollama",
                        "config": {"model": MODEL, "ollama_base_url": proxy.url}}
-    llm = LlmFactory.create(llm_cfg["provider"], llm_cfg["config"])
-    assert isinstance(replay(llm, BY_NAME["G13"]), str)
-    plain = create_llm()  # backend, URL and model from the same variables
-    assert (plain.backend_name, plain.config.model) == ("ollama", MODEL)
-    assert isinstance(plain.generate_response([{"role": "user", "content": "hi"}],
-                                              max_tokens=4), str)
-    assert len(proxy.bodies("/api/chat")) == 2
+    kit.check_env_config(os.environ, llm_cfg, proxy, "/api/chat", "ollama", MODEL)
 
 
 # --- errors, as MemScreen matches them (services/model_capability.py:80-102) ---
@@ -241,40 +193,27 @@ def test_missing_model_says_not_found(server: OllamaServer) -> None:
     """A 404 from Ollama: MemScreen shows str(e) (chat_presenter.py:5564-5568); it is not a
     backend-down error for is_model_backend_error."""
     llm = LlmFactory.create("ollama", {"model": "nonesuch", "ollama_base_url": server.base_url})
-    with pytest.raises(BackendError) as err:
-        replay(llm, BY_NAME["G1"])
-    assert "not found" in str(err.value).lower()
-    assert not is_model_backend_error(err.value)
+    kit.check_missing_model(llm)
 
 
 def test_unreachable_server_matches_is_model_backend_error() -> None:
     """recording_presenter.py:1920-1926 consume_model_error: a down server must match."""
-    url = closed_port_url()
+    url = kit.closed_port_url()
     llm = LlmFactory.create("ollama", {"model": MODEL, "ollama_base_url": url})
     embedder = EmbedderFactory.create("ollama", {"model": MODEL, "ollama_base_url": url},
-                                      VECTOR_CONFIG)  # constructing never raises
-    for call in (lambda: replay(llm, BY_NAME["G1"]), lambda: embedder.embed("x", "add")):
-        with pytest.raises(BackendError) as err:
-            call()
-        message = str(err.value).lower()
-        assert "connection refused" in message or "connection error" in message, message
-        assert is_model_backend_error(err.value)
+                                      kit.VECTOR_CONFIG)  # constructing never raises
+    kit.check_unreachable(llm, embedder, ("connection refused", "connection error"))
 
 
 def test_timeout_says_timed_out() -> None:
     """model_capability.py:222-228: `"timed out" in str(e).lower()`."""
-    with RecordingProxy(stall=True) as stalled:
-        llm = LlmFactory.create("ollama", {"model": MODEL, "ollama_base_url": stalled.url},
-                                timeout=1.0)
-        with pytest.raises(BackendError) as err:
-            replay(llm, BY_NAME["G6"])
-    assert "timed out" in str(err.value).lower()
-    assert is_model_backend_error(err.value)
+    kit.check_timeout(lambda url: LlmFactory.create(
+        "ollama", {"model": MODEL, "ollama_base_url": url}, timeout=1.0))
 
 
 # --- the acceptance: the memory pipeline, only MEMSCREEN_LLM_BACKEND (and URL) set ---
 
-def test_memory_pipeline_with_backend_ollama(proxy: RecordingProxy,
+def test_memory_pipeline_with_backend_ollama(proxy: kit.RecordingProxy,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory's calls (G1, G2, G3, G5-G8 and its embeds) built from MemScreen's config
     under MEMSCREEN_LLM_BACKEND=ollama. memscreen-llm-vllm runs the same function with
@@ -283,11 +222,7 @@ def test_memory_pipeline_with_backend_ollama(proxy: RecordingProxy,
     monkeypatch.setenv("MEMSCREEN_OLLAMA_URL", proxy.url)
     for var in ("MEMSCREEN_LLM_MODEL", "MEMSCREEN_EMBEDDING_MODEL"):
         monkeypatch.setenv(var, MODEL)  # the model the test server has
-    run = run_memory_pipeline(os.environ)
-    assert run.backend == "ollama" and run.embedder_model == MODEL
-    assert set(run.texts) == {"G1", "G2", "G3", "G5", "G6", "G7", "G8"}
-    assert all(isinstance(text, str) for text in run.texts.values())
-    assert all(_is_vector(v) for vectors in run.vectors.values() for v in vectors)
+    kit.check_pipeline_run(kit.run_memory_pipeline(os.environ), "ollama", MODEL)
     g1 = proxy.bodies("/api/chat")[0]
     assert g1["format"] == "json" and {k: g1["options"][k] for k in
                                        ("num_predict", "temperature", "top_p")} == {

@@ -9,37 +9,19 @@ callers rely on are. Embeddings need a pooling server: one, for this module.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from memscreen_llm import BackendError, EmbedderFactory, LlmFactory, create_llm, join_deltas
-from memscreen_llm.testing.memscreen_patterns import (
-    BY_NAME,
-    PATTERNS,
-    CallPattern,
-    ChromaDbConfigStandIn,
-    RecordingProxy,
-    closed_port_url,
-    embedder_calls,
-    is_model_backend_error,
-    memscreen_config,
-    replay,
-    run_memory_pipeline,
-)
+from memscreen_llm import BackendError, EmbedderFactory, LlmFactory
+from memscreen_llm.testing import memscreen_patterns as kit
 from memscreen_llm_vllm.testing import Engine, VllmServer, regex_for_text, serve
 
 MODEL = "tiny"
 EMBED_MODEL = "tiny-embed"
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
-VECTOR_CONFIG = ChromaDbConfigStandIn("memscreen_collection", "/tmp/db")
 CHAT = "/v1/chat/completions"
 
 
@@ -51,8 +33,8 @@ def pooling(engine: Engine) -> Iterator[VllmServer]:
 
 
 @pytest.fixture
-def proxy(server: VllmServer) -> Iterator[RecordingProxy]:
-    with RecordingProxy(server.host_url) as recording:
+def proxy(server: VllmServer) -> Iterator[kit.RecordingProxy]:
+    with kit.RecordingProxy(server.host_url) as recording:
         yield recording
 
 
@@ -63,17 +45,18 @@ def _llm_dict(url: str, model: str | None = MODEL) -> dict[str, object]:
             "tensor_parallel_size": 1, "gpu_memory_utilization": 0.9}
 
 
-def _is_vector(value: object) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(x, float) for x in value)
-
-
 def _sent_options(body: dict[str, object]) -> dict[str, object]:
     return {k: body[k] for k in ("max_tokens", "temperature", "top_p") if k in body}
 
 
+def _json_object_and_call_options(body: Any, pattern: kit.CallPattern) -> None:
+    assert body["response_format"] == {"type": "json_object"}
+    assert _sent_options(body) == pattern.call_options()
+
+
 # --- config and factory shapes ---
 
-def test_get_llm_and_get_mllm_config_dicts(proxy: RecordingProxy) -> None:
+def test_get_llm_and_get_mllm_config_dicts(proxy: kit.RecordingProxy) -> None:
     """memory.py:172-173 `LlmFactory.create(provider, config_dict)` with the vLLM dicts of
     memscreen/config/__init__.py:547-613 (get_llm_config, get_mllm_config)."""
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
@@ -84,7 +67,7 @@ def test_get_llm_and_get_mllm_config_dicts(proxy: RecordingProxy) -> None:
         assert cfg.mode == "server"  # type: ignore[attr-defined]
         assert (cfg.tensor_parallel_size, cfg.gpu_memory_utilization) == (  # type: ignore[attr-defined]
             1, 0.9)
-        assert isinstance(replay(backend, BY_NAME["G10"]), str)
+        assert isinstance(kit.replay(backend, kit.BY_NAME["G10"]), str)
     body = proxy.last(CHAT)
     # MemScreen's VllmLLM defaults (vllm.py:30-50): temperature 0.1, top_p 0.1, max_tokens
     # 2000 (clamped to what the 1024-token context leaves).
@@ -93,31 +76,31 @@ def test_get_llm_and_get_mllm_config_dicts(proxy: RecordingProxy) -> None:
     assert "top_k" not in body and "top_k" not in body.get("extra_body", {})
 
 
-def test_no_model_uses_the_servers_only_model(proxy: RecordingProxy) -> None:
+def test_no_model_uses_the_servers_only_model(proxy: kit.RecordingProxy) -> None:
     """get_llm_config("vllm") with an unset model (MemScreen falls back to
     Qwen/Qwen2.5-7B-Instruct, vllm.py:118-119): here, the server's only model."""
     for config in ({"vllm_base_url": proxy.url}, _llm_dict(proxy.url, model=None)):
         llm = LlmFactory.create("vllm", config)
-        assert isinstance(replay(llm, BY_NAME["G13"]), str)
+        assert isinstance(kit.replay(llm, kit.BY_NAME["G13"]), str)
         assert proxy.last(CHAT)["model"] == MODEL
 
 
-def test_dict_plus_kwargs_override(proxy: RecordingProxy) -> None:
+def test_dict_plus_kwargs_override(proxy: kit.RecordingProxy) -> None:
     """memscreen/llm/factory.py:62-166 `create(name, dict, **kwargs)`: kwargs win."""
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url), temperature=0.2, max_tokens=16)
-    assert isinstance(replay(llm, BY_NAME["G13"]), str)
+    assert isinstance(kit.replay(llm, kit.BY_NAME["G13"]), str)
     assert _sent_options(proxy.last(CHAT))["temperature"] == 0.2
     assert proxy.last(CHAT)["max_tokens"] == 16
 
 
-def test_chat_presenter_direct_config(proxy: RecordingProxy) -> None:
+def test_chat_presenter_direct_config(proxy: kit.RecordingProxy) -> None:
     """chat_presenter.py:5408-5418's config (num_ctx, repeat_penalty), then G14
     (chat_presenter.py:5450): repeat_penalty is vLLM's repetition_penalty, top_k is sent,
     num_ctx has no meaning on a server (its context is the server's)."""
     llm = LlmFactory.create("vllm", {
         "model": MODEL, "temperature": 0.45, "max_tokens": 384, "top_p": 0.85, "top_k": 25,
         "num_ctx": 4096, "repeat_penalty": 1.15, "vllm_base_url": proxy.url})
-    assert isinstance(replay(llm, BY_NAME["G14"]), str)
+    assert isinstance(kit.replay(llm, kit.BY_NAME["G14"]), str)
     body = proxy.last(CHAT)
     assert _sent_options(body) == {"max_tokens": 384, "temperature": 0.45, "top_p": 0.85}
     extra = {**body, **body.get("extra_body", {})}
@@ -128,15 +111,15 @@ def test_chat_presenter_direct_config(proxy: RecordingProxy) -> None:
 # --- every generate_response call site ---
 
 # G4 sends an image, which the text-only tiny model refuses: its own test below.
-TEXT_PATTERNS = [p for p in PATTERNS if p.name != "G4"]
+TEXT_PATTERNS = [p for p in kit.PATTERNS if p.name != "G4"]
 
 
 @pytest.mark.parametrize("pattern", TEXT_PATTERNS, ids=[p.name for p in TEXT_PATTERNS])
-def test_call_site_shape(pattern: CallPattern, proxy: RecordingProxy) -> None:
+def test_call_site_shape(pattern: kit.CallPattern, proxy: kit.RecordingProxy) -> None:
     """Each generate_response call site of MemScreen (the pattern's `where`), verbatim.
     MemScreen's own VllmLLM raised TypeError on options= (vllm.py:191-290)."""
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
-    result = replay(llm, pattern)
+    result = kit.replay(llm, pattern)
     assert isinstance(result, str)  # every caller .strip()s / json.loads a str
     body = proxy.last(CHAT)
     assert [m["role"] for m in body["messages"]] == [m["role"] for m in pattern.messages]
@@ -148,59 +131,40 @@ def test_call_site_shape(pattern: CallPattern, proxy: RecordingProxy) -> None:
         assert body[name] == value, name
 
 
-def test_g4_image_reaches_vllm_as_an_image_part(proxy: RecordingProxy) -> None:
+def test_g4_image_reaches_vllm_as_an_image_part(proxy: kit.RecordingProxy) -> None:
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
     # G4 (memscreen/utils.py:254) sends Ollama-style `images: [base64]`; the tiny model is
     # text-only, so vLLM refuses it (never a silent drop): the wire is what counts here.
     with pytest.raises(BackendError, match="multimodal"):
-        replay(llm, BY_NAME["G4"])
+        kit.replay(llm, kit.BY_NAME["G4"])
     content = proxy.last(CHAT)["messages"][0]["content"]
     assert isinstance(content, list) and any(p.get("type") == "image_url" for p in content)
 
 
-def test_tools_return_memscreen_dict(proxy: RecordingProxy, parser_site: Path) -> None:
+def test_tools_return_memscreen_dict(proxy: kit.RecordingProxy, parser_site: Path) -> None:
     """ollama.py:156-180's tools shape {"content", "tool_calls"} (MemScreen's VllmLLM
     dropped tools). The shared server has no tool parser: without one, a clear error."""
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
     with pytest.raises(BackendError, match="--enable-auto-tool-choice"):
-        replay(llm, BY_NAME["G10"], tools=TOOLS)
+        kit.replay(llm, kit.BY_NAME["G10"], tools=kit.TOOLS)
     parsed = LlmFactory.create("vllm", {**_llm_dict(proxy.url), "tool_parser": "test-calls"},
                                temperature=0.0, max_tokens=200)
     call = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
-    result = replay(parsed, BY_NAME["G10"], tools=TOOLS,
+    result = kit.replay(parsed, kit.BY_NAME["G10"], tools=kit.TOOLS,
                     structured_outputs={"regex": regex_for_text(call)})
     assert result == {"content": None, "tool_calls": [
         {"name": "get_weather", "arguments": {"city": "Paris"}}]}
 
 
-def test_stream_and_async_take_the_same_options(proxy: RecordingProxy) -> None:
+def test_stream_and_async_take_the_same_options(proxy: kit.RecordingProxy) -> None:
     """G1's arguments (memory.py:530-542) on stream() and achat(): same wire as chat."""
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
-    g1 = BY_NAME["G1"]
-    kwargs = {"response_format": dict(g1.response_format or {}), "options": dict(g1.options or {})}
-    joined = join_deltas(llm.stream([dict(m) for m in g1.messages], **kwargs))
-    assert isinstance(joined.content, str)
-    streamed = proxy.last(CHAT)
-    result = asyncio.run(llm.achat([dict(m) for m in g1.messages], **kwargs))
-    assert isinstance(result.content, str)
-    awaited = proxy.last(CHAT)
-    for body in (streamed, awaited):
-        assert body["response_format"] == {"type": "json_object"}
-        assert _sent_options(body) == g1.call_options()
-    assert streamed["stream"] is True
+    kit.check_stream_and_async(llm, proxy, CHAT, _json_object_and_call_options)
 
 
-def test_two_threads_on_one_instance(proxy: RecordingProxy) -> None:
+def test_two_threads_on_one_instance(proxy: kit.RecordingProxy) -> None:
     """memory.py:408-415: G1/G2 and G9 run in a ThreadPoolExecutor on the same self.llm."""
-    llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
-    results: list[object] = []
-    threads = [threading.Thread(target=lambda p=p: results.append(replay(llm, BY_NAME[p])))
-               for p in ("G1", "G9")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(300)
-    assert len(results) == 2 and all(isinstance(r, str) for r in results)
+    kit.check_two_threads(LlmFactory.create("vllm", _llm_dict(proxy.url)), ("G1", "G9"), 300)
 
 
 # --- the embedder ---
@@ -209,82 +173,57 @@ def test_embedder_factory_and_every_embed_shape(pooling: VllmServer) -> None:
     """memory.py:164-168 `EmbedderFactory.create(provider, get_embedder_config("vllm")
     ["config"], vector_store_config_object)` (MemScreen's own EmbedderFactory rejected
     "vllm"), then the embed shapes of memory.py:459, 608-612, 1088, 1219, 1321."""
-    with RecordingProxy(pooling.host_url) as proxy:
+    with kit.RecordingProxy(pooling.host_url) as proxy:
         embedder = EmbedderFactory.create(
-            "vllm", {"model": EMBED_MODEL, "vllm_base_url": proxy.url}, VECTOR_CONFIG)
+            "vllm", {"model": EMBED_MODEL, "vllm_base_url": proxy.url}, kit.VECTOR_CONFIG)
         assert (embedder.config.model, embedder.config.embedding_dims) == (EMBED_MODEL, None)
         texts = ["the sea", "a mountain", "the sea again"]
-        calls = embedder_calls(embedder, texts)
+        batch = kit.check_embed_shapes(embedder, texts)["batch"]  # a vector each, in order
         assert proxy.last("/v1/embeddings")["input"] == texts  # one request, in order
-    for name, value in calls.items():
-        if name != "batch":
-            assert _is_vector(value), name
-    batch = calls["batch"]
-    assert len(batch) == 3 and all(_is_vector(v) for v in batch)
-    assert batch[0] == pytest.approx(calls["positional_add"])
     assert batch[1] != pytest.approx(batch[0])
 
 
 # --- MemScreen's environment variables ---
 
-def test_env_vars_drive_memscreen_config(proxy: RecordingProxy,
+def test_env_vars_drive_memscreen_config(proxy: kit.RecordingProxy,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """memscreen/config/__init__.py:233-283 env overrides (tests/test_vllm.py:176-203) ->
     get_llm_config() -> the factory; create_llm() reads the same variables."""
     monkeypatch.setenv("MEMSCREEN_LLM_BACKEND", "vllm")
     monkeypatch.setenv("MEMSCREEN_VLLM_URL", proxy.url)
     monkeypatch.setenv("MEMSCREEN_VLLM_LLM_MODEL", MODEL)
-    llm_cfg = memscreen_config(os.environ)["llm"]
+    llm_cfg = kit.memscreen_config(os.environ)["llm"]
     assert llm_cfg["provider"] == "vllm"
     assert llm_cfg["config"]["vllm_base_url"] == proxy.url
-    llm = LlmFactory.create(llm_cfg["provider"], llm_cfg["config"])
-    assert isinstance(replay(llm, BY_NAME["G13"]), str)
-    plain = create_llm()
-    assert (plain.backend_name, plain.config.model) == ("vllm", MODEL)
-    assert plain.config.base_url == proxy.url + "/v1"  # type: ignore[attr-defined]
-    assert isinstance(plain.generate_response([{"role": "user", "content": "hi"}],
-                                              max_tokens=4), str)
-    assert len(proxy.bodies(CHAT)) == 2
+    plain = kit.check_env_config(os.environ, llm_cfg, proxy, CHAT, "vllm", MODEL)
+    assert plain.config.base_url == proxy.url + "/v1"
 
 
 # --- errors, as MemScreen matches them (services/model_capability.py:80-102) ---
 
 def test_missing_model_says_not_found(server: VllmServer) -> None:
     """A model the server does not serve: str(e) has "not found"; not a backend-down error."""
-    llm = LlmFactory.create("vllm", _llm_dict(server.host_url, model="nonesuch"))
-    with pytest.raises(BackendError) as err:
-        replay(llm, BY_NAME["G1"])
-    assert "not found" in str(err.value).lower()
-    assert not is_model_backend_error(err.value)
+    kit.check_missing_model(LlmFactory.create("vllm", _llm_dict(server.host_url, model="nonesuch")))
 
 
 def test_unreachable_server_matches_is_model_backend_error() -> None:
     """recording_presenter.py:1920-1926 consume_model_error: a down server must match
     (MemScreen's VllmLLM raised openai's "Connection error.")."""
-    url = closed_port_url()
+    url = kit.closed_port_url()
     llm = LlmFactory.create("vllm", _llm_dict(url))
     embedder = EmbedderFactory.create("vllm", {"model": EMBED_MODEL, "vllm_base_url": url},
-                                      VECTOR_CONFIG)
-    for call in (lambda: replay(llm, BY_NAME["G1"]), lambda: embedder.embed("x", "add")):
-        with pytest.raises(BackendError) as err:
-            call()
-        assert "connection error" in str(err.value).lower()
-        assert is_model_backend_error(err.value)
+                                      kit.VECTOR_CONFIG)
+    kit.check_unreachable(llm, embedder, ("connection error",))
 
 
 def test_timeout_says_timed_out() -> None:
     """model_capability.py:222-228: `"timed out" in str(e).lower()`."""
-    with RecordingProxy(stall=True) as stalled:
-        llm = LlmFactory.create("vllm", _llm_dict(stalled.url), timeout=1.0)
-        with pytest.raises(BackendError) as err:
-            replay(llm, BY_NAME["G6"])
-    assert "timed out" in str(err.value).lower()
-    assert is_model_backend_error(err.value)
+    kit.check_timeout(lambda url: LlmFactory.create("vllm", _llm_dict(url), timeout=1.0))
 
 
 # --- the acceptance: the memory pipeline, only MEMSCREEN_LLM_BACKEND (and URL) set ---
 
-def test_memory_pipeline_with_backend_vllm(proxy: RecordingProxy, pooling: VllmServer,
+def test_memory_pipeline_with_backend_vllm(proxy: kit.RecordingProxy, pooling: VllmServer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory's calls (G1, G2, G3, G5-G8 and its embeds) built from MemScreen's config
     under MEMSCREEN_LLM_BACKEND=vllm: the same function memscreen-llm-ollama runs with
@@ -294,11 +233,8 @@ def test_memory_pipeline_with_backend_vllm(proxy: RecordingProxy, pooling: VllmS
     monkeypatch.setenv("MEMSCREEN_VLLM_URL", proxy.url)
     monkeypatch.setenv("MEMSCREEN_VLLM_LLM_MODEL", MODEL)
     monkeypatch.setenv("MEMSCREEN_VLLM_EMBEDDING_MODEL", EMBED_MODEL)
-    run = run_memory_pipeline(os.environ, embedder_url=pooling.host_url)
-    assert run.backend == "vllm" and run.embedder_model == EMBED_MODEL
-    assert set(run.texts) == {"G1", "G2", "G3", "G5", "G6", "G7", "G8"}
-    assert all(isinstance(text, str) for text in run.texts.values())
-    assert all(_is_vector(v) for vectors in run.vectors.values() for v in vectors)
+    run = kit.run_memory_pipeline(os.environ, embedder_url=pooling.host_url)
+    kit.check_pipeline_run(run, "vllm", EMBED_MODEL)
     g1 = proxy.bodies(CHAT)[0]
     assert g1["response_format"] == {"type": "json_object"}
     assert _sent_options(g1) == {"max_tokens": 256, "temperature": 0.3, "top_p": 0.8}

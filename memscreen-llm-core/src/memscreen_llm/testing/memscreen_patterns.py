@@ -20,6 +20,7 @@ pipeline's calls (G1, G2, G3, G5-G8 and the embedder's) built from it, as Memory
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import re
@@ -27,9 +28,11 @@ import socket
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
 
 JSON_OBJECT = {"type": "json_object"}
 
@@ -62,57 +65,62 @@ _USER = {"role": "user", "content": "Say something about the sea."}
 PNG_1X1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAA"
            "AABJRU5ErkJggg==")
 
+
+def _user(content: str, **extra: Any) -> dict[str, Any]:
+    return {"role": "user", "content": content, **extra}
+
+
+def _pattern(name: str, where: str, *messages: Mapping[str, Any], json: bool = False,
+             options: Mapping[str, Any] | None = None, pipeline: bool = False,
+             positional: bool = False) -> CallPattern:
+    """One row of PATTERNS: `json=True` is response_format JSON_OBJECT, parsed by json.loads
+    (MemScreen's JSON call sites all parse their text); `pipeline`: one of Memory's calls."""
+    return CallPattern(name, where, messages, JSON_OBJECT if json else None, options,
+                       positional=positional, parses_json=json, memory_pipeline=pipeline)
+
+
+_MEM, _RESOLVER = "memscreen/memory/memory.py", "memscreen/memory/conflict_resolver.py"
 PATTERNS: tuple[CallPattern, ...] = (
-    CallPattern("G1", "memscreen/memory/memory.py:530-542", (_SYSTEM, _USER_FACTS),
-                JSON_OBJECT, {"num_predict": 256, "temperature": 0.3, "top_p": 0.8},
-                parses_json=True, memory_pipeline=True),
-    CallPattern("G2", "memscreen/memory/memory.py:681-704", (
-        {"role": "user", "content": "Old memory: [{\"id\": \"0\", \"text\": \"Lives in Porto\"}]"
-                                    "\nNew facts: [\"Lives in Lisbon\"]\nReturn "
-                                    '{"memory": [{"id", "text", "event"}]}'},),
-                JSON_OBJECT, {"num_predict": 512, "temperature": 0.3, "top_p": 0.8},
-                parses_json=True, memory_pipeline=True),
-    CallPattern("G3", "memscreen/memory/memory.py:1269", (
-        {"role": "system", "content": "You are a memory summarization system."},
-        {"role": "user", "content": "Open the settings."},
-        {"role": "assistant", "content": "Settings opened."},
-        {"role": "user", "content": "Create procedural memory of the above conversation."}),
-                memory_pipeline=True),
-    CallPattern("G4", "memscreen/utils.py:254 (get_image_description)", (
-        {"role": "user", "content": "A user is providing an image. Provide a high level "
-                                    "description of the image and do not include any "
-                                    "additional text.", "images": [PNG_1X1]},)),
-    CallPattern("G5", "memscreen/memory/conflict_resolver.py:305-309", (
-        {"role": "user", "content": 'Do these conflict? Answer {"type", "confidence", '
-                                    '"reasoning", "suggestion"}.'},),
-                JSON_OBJECT, {"num_predict": 128, "temperature": 0.1}, parses_json=True,
-                memory_pipeline=True),
-    CallPattern("G6", "memscreen/memory/conflict_resolver.py:361-365", (
-        {"role": "user", "content": "Merge: 'Lives in Lisbon' and 'Moved last year'."},),
-                options={"num_predict": 256, "temperature": 0.3}, memory_pipeline=True),
-    CallPattern("G7", "memscreen/memory/input_classifier.py:312-316", (
-        {"role": "user", "content": 'Classify: "buy milk". Answer {"category", '
-                                    '"confidence"}.'},),
-                JSON_OBJECT, {"num_predict": 100, "temperature": 0.3}, parses_json=True,
-                memory_pipeline=True),
-    CallPattern("G8", "memscreen/memory/tiered_memory_manager.py:464-467", (
-        {"role": "user", "content": "Summarize: the user moved to Lisbon."},),
-                options={"num_predict": 256}, memory_pipeline=True),
-    CallPattern("G9", "memscreen/graph/entity_extractor.py:58-61", (
-        {"role": "user", "content": 'Extract {"entities": [], "relationships": []}.'},),
-                JSON_OBJECT, parses_json=True),
-    CallPattern("G10", "memscreen/agent/intelligent_agent.py:473-475", (_USER,)),
-    CallPattern("G11", "memscreen/agent/intelligent_agent.py:548-550", (
-        {"role": "user", "content": "User query: what did I do today?"},)),
-    CallPattern("G12", "memscreen/agent/planner.py:195-199", (
-        {"role": "user", "content": "Plan the steps as ```json {...}```."},)),
-    CallPattern("G13", "memscreen/skills/analysis/summary_skill.py:139-143", (_USER,)),
+    _pattern("G1", f"{_MEM}:530-542", _SYSTEM, _USER_FACTS, json=True, pipeline=True,
+             options={"num_predict": 256, "temperature": 0.3, "top_p": 0.8}),
+    _pattern("G2", f"{_MEM}:681-704", _user(
+        "Old memory: [{\"id\": \"0\", \"text\": \"Lives in Porto\"}]\nNew facts: "
+        '[\"Lives in Lisbon\"]\nReturn {"memory": [{"id", "text", "event"}]}'),
+             json=True, options={"num_predict": 512, "temperature": 0.3, "top_p": 0.8},
+             pipeline=True),
+    _pattern("G3", f"{_MEM}:1269",
+             {"role": "system", "content": "You are a memory summarization system."},
+             _user("Open the settings."), {"role": "assistant", "content": "Settings opened."},
+             _user("Create procedural memory of the above conversation."), pipeline=True),
+    _pattern("G4", "memscreen/utils.py:254 (get_image_description)", _user(
+        "A user is providing an image. Provide a high level description of the image and do "
+        "not include any additional text.", images=[PNG_1X1])),
+    _pattern("G5", f"{_RESOLVER}:305-309",
+             _user('Do these conflict? Answer {"type", "confidence", "reasoning", "suggestion"}.'),
+             json=True, pipeline=True, options={"num_predict": 128, "temperature": 0.1}),
+    _pattern("G6", f"{_RESOLVER}:361-365",
+             _user("Merge: 'Lives in Lisbon' and 'Moved last year'."),
+             options={"num_predict": 256, "temperature": 0.3}, pipeline=True),
+    _pattern("G7", "memscreen/memory/input_classifier.py:312-316", _user(
+        'Classify: "buy milk". Answer {"category", "confidence"}.'), json=True,
+             pipeline=True, options={"num_predict": 100, "temperature": 0.3}),
+    _pattern("G8", "memscreen/memory/tiered_memory_manager.py:464-467",
+             _user("Summarize: the user moved to Lisbon."), options={"num_predict": 256},
+             pipeline=True),
+    _pattern("G9", "memscreen/graph/entity_extractor.py:58-61",
+             _user('Extract {"entities": [], "relationships": []}.'), json=True),
+    _pattern("G10", "memscreen/agent/intelligent_agent.py:473-475", _USER),
+    _pattern("G11", "memscreen/agent/intelligent_agent.py:548-550",
+             _user("User query: what did I do today?")),
+    _pattern("G12", "memscreen/agent/planner.py:195-199",
+             _user("Plan the steps as ```json {...}```.")),
+    _pattern("G13", "memscreen/skills/analysis/summary_skill.py:139-143", _USER),
     # ChatMessage.to_dict() carries an extra "timestamp" key (possibly "").
-    CallPattern("G14", "memscreen/presenters/chat_presenter.py:5450", (
-        {"role": "system", "content": "You are MemScreen's assistant."},
-        {"role": "user", "content": "hi", "timestamp": "2026-06-11T10:00:00"},
-        {"role": "assistant", "content": "hello", "timestamp": ""},
-        {"role": "user", "content": "What is the sea?"}), positional=True),
+    _pattern("G14", "memscreen/presenters/chat_presenter.py:5450",
+             {"role": "system", "content": "You are MemScreen's assistant."},
+             _user("hi", timestamp="2026-06-11T10:00:00"),
+             {"role": "assistant", "content": "hello", "timestamp": ""},
+             _user("What is the sea?"), positional=True),
 )
 BY_NAME = {pattern.name: pattern for pattern in PATTERNS}
 
@@ -190,6 +198,15 @@ class ChromaDbConfigStandIn:
         self.collection_name = collection_name
         self.path = path
         self.enable_embeddings = False
+
+
+# The vector-store config object of memscreen_config()'s vector_store, for EmbedderFactory.
+VECTOR_CONFIG = ChromaDbConfigStandIn("memscreen_collection", "/tmp/db")
+# A tool definition in the OpenAI shape MemScreen's callers pass as tools= (with G10).
+TOOLS: list[dict[str, Any]] = [{"type": "function", "function": {
+    "name": "get_weather", "description": "Weather for a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}}]
 
 
 # --- MemScreen's post-processing of G1/G2 (memory.py:544-590, 691-704), tolerant as it is ---
@@ -404,6 +421,117 @@ def embedder_calls(embedder: Any, texts: Sequence[str]) -> dict[str, Any]:
     }
 
 
+# --- the checks both plugins' suites make, the engine's specifics as arguments ---
+
+def is_vector(value: object) -> bool:
+    """A non-empty list of floats: what every embed call must return."""
+    return isinstance(value, list) and bool(value) and all(isinstance(x, float) for x in value)
+
+
+def _raises_backend_error(call: Callable[[], object]) -> BaseException:
+    from memscreen_llm import BackendError
+
+    with pytest.raises(BackendError) as err:
+        call()
+    return err.value
+
+
+def check_stream_and_async(llm: Any, proxy: RecordingProxy, chat_path: str,
+                           wire_check: Callable[[Any, CallPattern], None]) -> None:
+    """G1's arguments (memory.py:530-542) on stream() and achat(): `wire_check(body, G1)`
+    asserts each request's format and options, as for generate_response."""
+    from memscreen_llm import join_deltas
+
+    g1 = BY_NAME["G1"]
+    kwargs = {"response_format": dict(g1.response_format or {}), "options": dict(g1.options or {})}
+    joined = join_deltas(llm.stream([dict(m) for m in g1.messages], **kwargs))
+    assert isinstance(joined.content, str)
+    streamed = proxy.last(chat_path)
+    result = asyncio.run(llm.achat([dict(m) for m in g1.messages], **kwargs))
+    assert isinstance(result.content, str)
+    for body in (streamed, proxy.last(chat_path)):
+        wire_check(body, g1)
+    assert streamed["stream"] is True
+
+
+def check_two_threads(llm: Any, names: Sequence[str], timeout: float) -> None:
+    """memory.py:408-415: patterns `names` at once, each in its own thread, on one `llm`;
+    every one returns a str within `timeout` seconds."""
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda p=p: results.append(replay(llm, BY_NAME[p])))
+               for p in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    assert len(results) == len(names) and all(isinstance(r, str) for r in results)
+
+
+def check_embed_shapes(embedder: Any, texts: Sequence[str]) -> dict[str, Any]:
+    """`embedder_calls(embedder, texts)`, each a vector, the batch one per text with the
+    first equal to the positional embed; returns the calls."""
+    calls = embedder_calls(embedder, texts)
+    for name, value in calls.items():
+        if name != "batch":
+            assert is_vector(value), name
+    batch = calls["batch"]
+    assert len(batch) == len(texts) and all(is_vector(v) for v in batch)
+    assert batch[0] == pytest.approx(calls["positional_add"])  # order kept
+    return calls
+
+
+def check_env_config(env: Mapping[str, str], llm_cfg: Mapping[str, Any], proxy: RecordingProxy,
+                     chat_path: str, backend: str, model: str) -> Any:
+    """`llm_cfg` (MemScreen's get_llm_config() under `env`) through the factory, then
+    memscreen-llm's own create_llm() from the same variables: both reach the wire. Returns
+    the create_llm() backend for more checks."""
+    from memscreen_llm import LlmFactory, create_llm
+
+    llm = LlmFactory.create(llm_cfg["provider"], llm_cfg["config"])
+    assert isinstance(replay(llm, BY_NAME["G13"]), str)
+    plain = create_llm()  # backend, URL and model from the same variables
+    assert (plain.backend_name, plain.config.model) == (backend, model)
+    assert isinstance(plain.generate_response([{"role": "user", "content": "hi"}],
+                                              max_tokens=4), str)
+    assert len(proxy.bodies(chat_path)) == 2
+    return plain
+
+
+def check_missing_model(llm: Any) -> None:
+    """G1 on a model the server lacks: str(e) says "not found"; not a backend-down error."""
+    error = _raises_backend_error(lambda: replay(llm, BY_NAME["G1"]))
+    assert "not found" in str(error).lower()
+    assert not is_model_backend_error(error)
+
+
+def check_unreachable(llm: Any, embedder: Any, needles: Sequence[str]) -> None:
+    """G1 and an embed on a down server: each a BackendError whose text has one of
+    `needles` and that MemScreen's is_model_backend_error matches."""
+    for call in (lambda: replay(llm, BY_NAME["G1"]), lambda: embedder.embed("x", "add")):
+        message = str(error := _raises_backend_error(call)).lower()
+        assert any(needle in message for needle in needles), message
+        assert is_model_backend_error(error)
+
+
+def check_timeout(make_llm: Callable[[str], Any]) -> None:
+    """G6 on `make_llm(url)` (a 1s timeout) against a server that never answers: "timed
+    out" in the text (model_capability.py:222-228), a backend-down error."""
+    with RecordingProxy(stall=True) as stalled:
+        llm = make_llm(stalled.url)
+        error = _raises_backend_error(lambda: replay(llm, BY_NAME["G6"]))
+    assert "timed out" in str(error).lower()
+    assert is_model_backend_error(error)
+
+
+def check_pipeline_run(run: PipelineRun, backend: str, embedder_model: str) -> None:
+    """run_memory_pipeline's result: the backend and embedder model asked for, a str for
+    each of Memory's calls and a vector for each of its embeds."""
+    assert run.backend == backend and run.embedder_model == embedder_model
+    assert set(run.texts) == {"G1", "G2", "G3", "G5", "G6", "G7", "G8"}
+    assert all(isinstance(text, str) for text in run.texts.values())
+    assert all(is_vector(v) for vectors in run.vectors.values() for v in vectors)
+
+
 __all__ = [
     "BACKEND_ERROR_INDICATORS",
     "BY_NAME",
@@ -411,14 +539,25 @@ __all__ = [
     "MEMSCREEN_CONFIG_DEFAULTS",
     "PATTERNS",
     "PNG_1X1",
+    "TOOLS",
+    "VECTOR_CONFIG",
     "CallPattern",
     "ChromaDbConfigStandIn",
     "PipelineRun",
     "Recorded",
     "RecordingProxy",
+    "check_embed_shapes",
+    "check_env_config",
+    "check_missing_model",
+    "check_pipeline_run",
+    "check_stream_and_async",
+    "check_timeout",
+    "check_two_threads",
+    "check_unreachable",
     "closed_port_url",
     "embedder_calls",
     "is_model_backend_error",
+    "is_vector",
     "memscreen_config",
     "parse_like_memory",
     "replay",
