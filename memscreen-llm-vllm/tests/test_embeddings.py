@@ -1,19 +1,43 @@
-"""embed() against a real vLLM server running the tiny model as an embedding model."""
+"""embed() against a real vLLM pooling server running a real embedding model.
+
+The model is all-MiniLM-L6-v2 from PyPI (`real_embed_model`, cached), so the vectors mean
+something: one server serves both the plumbing test and the meaning test.
+"""
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Iterator
 
 import pytest
 
 from memscreen_llm import create_llm
-from memscreen_llm_vllm.testing import Engine, VllmServer, serve
+from memscreen_llm.testing import loud_skip
+from memscreen_llm_vllm.testing import (
+    REAL_EMBED_ARGS,
+    REAL_EMBED_NAME,
+    Engine,
+    EngineUnavailable,
+    VllmServer,
+    real_embed_model,
+    serve,
+)
 
 
 @pytest.fixture(scope="module")
 def pooling(engine: Engine) -> Iterator[VllmServer]:
-    yield from serve(engine, "--runner", "pooling", "--convert", "embed",
-                     served_model_name="tiny-embed")
+    try:
+        model_dir = real_embed_model(engine, log=lambda line: print(line, file=sys.stderr))
+    except EngineUnavailable as exc:
+        loud_skip(f"REAL MODEL UNAVAILABLE (all-MiniLM-L6-v2 from PyPI): {exc.reason}")
+    yield from serve(engine, *REAL_EMBED_ARGS, served_model_name=REAL_EMBED_NAME,
+                     model_dir=model_dir)
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
 def test_embeddings_from_v1_embeddings(pooling: VllmServer) -> None:
@@ -23,3 +47,10 @@ def test_embeddings_from_v1_embeddings(pooling: VllmServer) -> None:
     assert len(vectors[0]) == len(vectors[1]) > 0
     assert all(isinstance(x, float) for x in vectors[0])
     assert vectors[0] != vectors[1] and vectors[0] == pytest.approx(vectors[2])
+
+
+def test_real_model_kitten_is_nearer_cat_than_stock_prices(pooling: VllmServer) -> None:
+    llm = create_llm("vllm", base_url=pooling.base_url, model=pooling.model)
+    kitten, cat, stocks = llm.embed(["a kitten", "a cat", "stock prices"])
+    assert len(kitten) == 384  # all-MiniLM-L6-v2
+    assert _cosine(kitten, cat) > _cosine(kitten, stocks) + 0.2

@@ -83,6 +83,9 @@ def real_chat_gguf(engine: Engine, cache_dir: Path | None = None, log: Log = pri
             _run([pip_python, str(PAD_SCRIPT), str(original), str(tmp)], padded.parent,
                  "pad72", timeout=600)
             tmp.replace(padded)  # atomic: whole or absent
+            for stale in padded.parent.glob("SmolLM2-135M-Instruct.pad72-*.gguf"):
+                if stale != padded:  # made by an older pad_heads.py
+                    stale.unlink(missing_ok=True)
         except OSError as exc:
             raise EngineUnavailable(f"cannot pad {original}: {exc}") from exc
         done()

