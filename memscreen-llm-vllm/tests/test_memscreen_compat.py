@@ -233,6 +233,11 @@ def test_memory_pipeline_with_backend_vllm(proxy: kit.RecordingProxy, pooling: V
     monkeypatch.setenv("MEMSCREEN_VLLM_URL", proxy.url)
     monkeypatch.setenv("MEMSCREEN_VLLM_LLM_MODEL", MODEL)
     monkeypatch.setenv("MEMSCREEN_VLLM_EMBEDDING_MODEL", EMBED_MODEL)
+    # G3 sets no max_tokens: with MemScreen's default (2000) the random-weight tiny model
+    # writes until its 1024-token context is full, and that text is then too long for the
+    # embedding server's own 1024 tokens (ContextLengthError, as it should be). A trained
+    # model stops; here the budget is set the way a user would, by env.
+    monkeypatch.setenv("MEMSCREEN_VLLM_MAX_TOKENS", "128")
     run = kit.run_memory_pipeline(os.environ, embedder_url=pooling.host_url)
     kit.check_pipeline_run(run, "vllm", EMBED_MODEL)
     g1 = proxy.bodies(CHAT)[0]
