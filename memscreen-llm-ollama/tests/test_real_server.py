@@ -18,15 +18,11 @@ from memscreen_llm import (
     join_deltas,
 )
 from memscreen_llm.base import LLMBase
-from memscreen_llm.testing import async_rounds, free_port
+from memscreen_llm.testing import SEA_MESSAGES, WEATHER_TOOL, async_rounds, free_port
 from memscreen_llm_ollama.testing import OllamaServer
 
-MESSAGES = [{"role": "system", "content": "You are terse."},
-            {"role": "user", "content": "Say something about the sea."}]
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
+MESSAGES = SEA_MESSAGES
+TOOLS = [WEATHER_TOOL]
 
 
 @pytest.fixture

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from memscreen_llm.testing import write_parser_plugin
+from memscreen_llm.testing import SEA_MESSAGES, WEATHER_TOOL, write_parser_plugin
 from memscreen_llm_vllm.testing import Engine, VllmServer, provision_or_skip, serve
 
 MODEL = "tiny"
-MESSAGES = [{"role": "system", "content": "You are terse."},
-            {"role": "user", "content": "Say something about the sea."}]
-TOOLS = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
+MESSAGES = SEA_MESSAGES
+TOOLS = [WEATHER_TOOL]
 
 
 @pytest.fixture(scope="session")

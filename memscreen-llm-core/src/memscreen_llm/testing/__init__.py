@@ -31,10 +31,13 @@ from ._contract import BackendContract
 from ._env import ENV_PREFIXES, clean_env, imported_by_discovery, run_cli
 from ._parsers import write_parser_plugin
 from ._ports import free_port
+from ._samples import SEA_MESSAGES, WEATHER_TOOL
 from ._skip import loud_skip
 
 __all__ = [
     "ENV_PREFIXES",
+    "SEA_MESSAGES",
+    "WEATHER_TOOL",
     "BackendContract",
     "ComposeUnavailable",
     "async_rounds",

@@ -25,11 +25,8 @@ from ..specs import env_name
 from ..types import Capability, ChatResult, ToolCall, join_deltas
 from ._compose import check_compose_file, compose_binary_or_skip
 from ._ports import free_port
+from ._samples import WEATHER_TOOL
 
-WEATHER_TOOL = {"type": "function", "function": {
-    "name": "get_weather", "description": "Current weather in a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}
 SECRET = "sk-contract-kit-s3cret"
 
 

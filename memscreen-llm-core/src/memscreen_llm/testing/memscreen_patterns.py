@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from ._samples import WEATHER_TOOL
+
 JSON_OBJECT = {"type": "json_object"}
 
 
@@ -203,10 +205,7 @@ class ChromaDbConfigStandIn:
 # The vector-store config object of memscreen_config()'s vector_store, for EmbedderFactory.
 VECTOR_CONFIG = ChromaDbConfigStandIn("memscreen_collection", "/tmp/db")
 # A tool definition in the OpenAI shape MemScreen's callers pass as tools= (with G10).
-TOOLS: list[dict[str, Any]] = [{"type": "function", "function": {
-    "name": "get_weather", "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                   "required": ["city"]}}}]
+TOOLS: list[dict[str, Any]] = [WEATHER_TOOL]
 
 
 # --- MemScreen's post-processing of G1/G2 (memory.py:544-590, 691-704), tolerant as it is ---
