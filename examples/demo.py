@@ -161,7 +161,12 @@ class Engines:
                 pid = server.pid
             except RuntimeError:  # an OllamaServer that never started
                 pid = None
-            server.stop()
+            # A vLLM server interrupted while starting can hang on SIGTERM: wait little.
+            starting = getattr(server, "startup_seconds", 0.0) is None
+            if starting:
+                server.stop(timeout=3.0)
+            else:
+                server.stop()
             if pid:
                 log(f"stopped {type(server).__name__} (pid {pid})")
         self.servers.clear()
@@ -191,6 +196,7 @@ class Engines:
     def vllm(self, engine: Any, embed: bool) -> tuple[str, str]:
         from memscreen_llm_vllm import testing as kit
 
+        extra: tuple[str, ...]
         if embed:
             model_dir, name, extra = (kit.real_embed_model(engine, log=log),
                                       kit.REAL_EMBED_NAME, kit.REAL_EMBED_ARGS)
@@ -265,6 +271,8 @@ def run(backends: list[str]) -> list[dict[str, Any]]:
         embedder.close()
         return results
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not cut this
+            signal.signal(sig, signal.SIG_IGN)
         print("\n=== stopping every process this demo started")
         engines.stop_all()  # also wakes threads still waiting on a starting server
         pool.shutdown(wait=True, cancel_futures=True)
