@@ -20,19 +20,11 @@ pipeline's calls (G1, G2, G3, G5-G8 and the embedder's) built from it, as Memory
 
 from __future__ import annotations
 
-import asyncio
-import http.server
 import json
 import re
-import socket
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import pytest
 
 from ._samples import WEATHER_TOOL
 
@@ -285,110 +277,6 @@ def run_memory_pipeline(env: Mapping[str, str],
     return run
 
 
-# --- A recording proxy (stdlib) in front of a real engine: what reached the wire ---
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    body: Any  # parsed JSON, or None
-    headers: dict[str, str] = field(default_factory=dict)  # names lowercased
-
-
-class RecordingProxy:
-    """An HTTP proxy on 127.0.0.1 that forwards every request to `upstream` and records
-    its method, path and JSON body. Responses are relayed whole (streams arrive at once,
-    which clients read the same). `stall=True`: accept, read, never answer (timeouts)."""
-
-    def __init__(self, upstream: str = "", *, stall: bool = False) -> None:
-        self.upstream = upstream.rstrip("/")
-        self.stall = stall
-        self.requests: list[Recorded] = []
-        self._release = threading.Event()
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _relay(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                try:
-                    body = json.loads(raw) if raw else None
-                except ValueError:
-                    body = None
-                proxy.requests.append(Recorded(self.command, self.path, body, {
-                    name.lower(): value for name, value in self.headers.items()}))
-                if proxy.stall:
-                    proxy._release.wait(60)
-                    self.close_connection = True
-                    return
-                headers = {k: v for k, v in self.headers.items()
-                           if k.lower() not in ("host", "content-length", "connection",
-                                                "accept-encoding")}
-                request = urllib.request.Request(proxy.upstream + self.path,
-                                                 data=raw if raw else None, headers=headers,
-                                                 method=self.command)
-                try:
-                    with urllib.request.urlopen(request, timeout=600) as answer:
-                        status, data, answer_headers = answer.status, answer.read(), \
-                            answer.headers
-                except urllib.error.HTTPError as exc:
-                    status, data, answer_headers = exc.code, exc.read(), exc.headers
-                self.send_response(status)
-                for name, value in answer_headers.items():
-                    if name.lower() not in ("content-length", "transfer-encoding",
-                                            "connection", "date", "server"):
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> RecordingProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def bodies(self, path_end: str) -> list[Any]:
-        """JSON bodies of the requests whose path ends with `path_end`, oldest first."""
-        return [r.body for r in self.requests if r.path.split("?")[0].endswith(path_end)]
-
-    def last(self, path_end: str) -> Any:
-        bodies = self.bodies(path_end)
-        if not bodies:
-            raise AssertionError(f"no request to *{path_end}; got "
-                                 f"{[(r.method, r.path) for r in self.requests]}")
-        return bodies[-1]
-
-    def clear(self) -> None:
-        self.requests.clear()
-
-
-def closed_port_url() -> str:
-    """An http://127.0.0.1:PORT URL nothing listens on (connection refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
-
-
 # RecordingModelCapabilityService.is_model_backend_error (memscreen/services/
 # model_capability.py:80-102): the only place MemScreen classifies a backend error.
 BACKEND_ERROR_INDICATORS = (
@@ -420,116 +308,19 @@ def embedder_calls(embedder: Any, texts: Sequence[str]) -> dict[str, Any]:
     }
 
 
-# --- the checks both plugins' suites make, the engine's specifics as arguments ---
-
-def is_vector(value: object) -> bool:
-    """A non-empty list of floats: what every embed call must return."""
-    return isinstance(value, list) and bool(value) and all(isinstance(x, float) for x in value)
-
-
-def _raises_backend_error(call: Callable[[], object]) -> BaseException:
-    from memscreen_llm import BackendError
-
-    with pytest.raises(BackendError) as err:
-        call()
-    return err.value
-
-
-def check_stream_and_async(llm: Any, proxy: RecordingProxy, chat_path: str,
-                           wire_check: Callable[[Any, CallPattern], None]) -> None:
-    """G1's arguments (memory.py:530-542) on stream() and achat(): `wire_check(body, G1)`
-    asserts each request's format and options, as for generate_response."""
-    from memscreen_llm import join_deltas
-
-    g1 = BY_NAME["G1"]
-    kwargs = {"response_format": dict(g1.response_format or {}), "options": dict(g1.options or {})}
-    joined = join_deltas(llm.stream([dict(m) for m in g1.messages], **kwargs))
-    assert isinstance(joined.content, str)
-    streamed = proxy.last(chat_path)
-    result = asyncio.run(llm.achat([dict(m) for m in g1.messages], **kwargs))
-    assert isinstance(result.content, str)
-    for body in (streamed, proxy.last(chat_path)):
-        wire_check(body, g1)
-    assert streamed["stream"] is True
-
-
-def check_two_threads(llm: Any, names: Sequence[str], timeout: float) -> None:
-    """memory.py:408-415: patterns `names` at once, each in its own thread, on one `llm`;
-    every one returns a str within `timeout` seconds."""
-    results: list[object] = []
-    threads = [threading.Thread(target=lambda p=p: results.append(replay(llm, BY_NAME[p])))
-               for p in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-    assert len(results) == len(names) and all(isinstance(r, str) for r in results)
-
-
-def check_embed_shapes(embedder: Any, texts: Sequence[str]) -> dict[str, Any]:
-    """`embedder_calls(embedder, texts)`, each a vector, the batch one per text with the
-    first equal to the positional embed; returns the calls."""
-    calls = embedder_calls(embedder, texts)
-    for name, value in calls.items():
-        if name != "batch":
-            assert is_vector(value), name
-    batch = calls["batch"]
-    assert len(batch) == len(texts) and all(is_vector(v) for v in batch)
-    assert batch[0] == pytest.approx(calls["positional_add"])  # order kept
-    return calls
-
-
-def check_env_config(env: Mapping[str, str], llm_cfg: Mapping[str, Any], proxy: RecordingProxy,
-                     chat_path: str, backend: str, model: str) -> Any:
-    """`llm_cfg` (MemScreen's get_llm_config() under `env`) through the factory, then
-    memscreen-llm's own create_llm() from the same variables: both reach the wire. Returns
-    the create_llm() backend for more checks."""
-    from memscreen_llm import LlmFactory, create_llm
-
-    llm = LlmFactory.create(llm_cfg["provider"], llm_cfg["config"])
-    assert isinstance(replay(llm, BY_NAME["G13"]), str)
-    plain = create_llm()  # backend, URL and model from the same variables
-    assert (plain.backend_name, plain.config.model) == (backend, model)
-    assert isinstance(plain.generate_response([{"role": "user", "content": "hi"}],
-                                              max_tokens=4), str)
-    assert len(proxy.bodies(chat_path)) == 2
-    return plain
-
-
-def check_missing_model(llm: Any) -> None:
-    """G1 on a model the server lacks: str(e) says "not found"; not a backend-down error."""
-    error = _raises_backend_error(lambda: replay(llm, BY_NAME["G1"]))
-    assert "not found" in str(error).lower()
-    assert not is_model_backend_error(error)
-
-
-def check_unreachable(llm: Any, embedder: Any, needles: Sequence[str]) -> None:
-    """G1 and an embed on a down server: each a BackendError whose text has one of
-    `needles` and that MemScreen's is_model_backend_error matches."""
-    for call in (lambda: replay(llm, BY_NAME["G1"]), lambda: embedder.embed("x", "add")):
-        message = str(error := _raises_backend_error(call)).lower()
-        assert any(needle in message for needle in needles), message
-        assert is_model_backend_error(error)
-
-
-def check_timeout(make_llm: Callable[[str], Any]) -> None:
-    """G6 on `make_llm(url)` (a 1s timeout) against a server that never answers: "timed
-    out" in the text (model_capability.py:222-228), a backend-down error."""
-    with RecordingProxy(stall=True) as stalled:
-        llm = make_llm(stalled.url)
-        error = _raises_backend_error(lambda: replay(llm, BY_NAME["G6"]))
-    assert "timed out" in str(error).lower()
-    assert is_model_backend_error(error)
-
-
-def check_pipeline_run(run: PipelineRun, backend: str, embedder_model: str) -> None:
-    """run_memory_pipeline's result: the backend and embedder model asked for, a str for
-    each of Memory's calls and a vector for each of its embeds."""
-    assert run.backend == backend and run.embedder_model == embedder_model
-    assert set(run.texts) == {"G1", "G2", "G3", "G5", "G6", "G7", "G8"}
-    assert all(isinstance(text, str) for text in run.texts.values())
-    assert all(is_vector(v) for vectors in run.vectors.values() for v in vectors)
-
+# The proxy and the checks live in modules of their own (size); one import for a suite.
+from ._memscreen_checks import (  # noqa: E402
+    check_embed_shapes,
+    check_env_config,
+    check_missing_model,
+    check_pipeline_run,
+    check_stream_and_async,
+    check_timeout,
+    check_two_threads,
+    check_unreachable,
+    is_vector,
+)
+from ._recording import Recorded, RecordingProxy, closed_port_url  # noqa: E402
 
 __all__ = [
     "BACKEND_ERROR_INDICATORS",
