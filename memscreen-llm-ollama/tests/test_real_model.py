@@ -9,75 +9,22 @@ distribution's tests check real embeddings.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from memscreen_llm import create_llm
-from memscreen_llm.base import LLMBase
-from memscreen_llm.testing import loud_skip
-from memscreen_llm_ollama.testing import (
-    REAL_CHAT_NAME,
-    Engine,
-    EngineUnavailable,
-    OllamaServer,
-    create_real_chat_model,
-)
-
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
-SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
-    "required": ["city", "country"],
-}
+from memscreen_llm.testing import RealModelContract
+from memscreen_llm_ollama import testing as kit
 
 
 @pytest.fixture(scope="module")
-def smollm2(engine: Engine) -> Iterator[OllamaServer]:
-    server = OllamaServer(engine)
-    server.start()
-    try:
-        try:
-            create_real_chat_model(server, log=lambda line: print(line, file=sys.stderr))
-        except EngineUnavailable as exc:
-            loud_skip(f"REAL MODEL UNAVAILABLE (SmolLM2 from PyPI), tests skipped: {exc.reason}")
-        yield server
-    finally:
-        server.stop()
+def smollm2(engine: kit.Engine) -> Iterator[kit.OllamaServer]:
+    yield from kit.serve_real_chat_model(engine)
 
 
-@pytest.fixture
-def llm(smollm2: OllamaServer) -> Iterator[LLMBase]:
-    client = create_llm("ollama", base_url=smollm2.base_url, model=REAL_CHAT_NAME,
-                        temperature=0.0, max_tokens=48)
-    yield client
-    client.close()
+class TestRealModel(RealModelContract):
+    backend, exact_schema = "ollama", False
 
-
-def test_real_model_knows_the_capital_of_france(llm: LLMBase) -> None:
-    result = llm.chat(QUESTION)
-    assert result.content is not None and "Paris" in result.content, result
-    assert result.finish_reason == "stop"
-    assert result.usage is not None and (result.usage.completion_tokens or 0) > 0
-
-
-def test_real_model_stream_joins_to_the_plain_answer(llm: LLMBase) -> None:
-    plain = llm.chat(QUESTION).content
-    pieces = [d.content for d in llm.stream(QUESTION) if d.content]
-    assert len(pieces) > 1  # really streamed, token by token
-    assert "".join(pieces) == plain
-    assert "Paris" in "".join(pieces)
-
-
-def test_real_model_json_schema_output_validates(llm: LLMBase) -> None:
-    messages = [{"role": "user", "content": "Paris is the capital of France. "
-                 "Give the city and its country as JSON."}]
-    result = llm.chat(messages, response_format={
-        "type": "json_schema", "json_schema": {"name": "place", "schema": SCHEMA}})
-    data = json.loads(result.content or "")
-    assert isinstance(data, dict) and {"city", "country"} <= set(data), data
-    assert isinstance(data["city"], str) and isinstance(data["country"], str), data
-    assert "paris" in data["city"].lower(), data
+    @pytest.fixture
+    def real_endpoint(self, smollm2: kit.OllamaServer) -> tuple[str, str]:
+        return smollm2.base_url, kit.REAL_CHAT_NAME

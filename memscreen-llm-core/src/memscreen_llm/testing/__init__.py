@@ -31,6 +31,7 @@ from ._contract import BackendContract
 from ._env import ENV_PREFIXES, clean_env, imported_by_discovery, run_cli
 from ._parsers import write_parser_plugin
 from ._ports import free_port
+from ._real_model import RealModelContract
 from ._samples import SEA_MESSAGES, WEATHER_TOOL
 from ._skip import loud_skip
 
@@ -40,6 +41,7 @@ __all__ = [
     "WEATHER_TOOL",
     "BackendContract",
     "ComposeUnavailable",
+    "RealModelContract",
     "async_rounds",
     "check_compose_file",
     "clean_env",

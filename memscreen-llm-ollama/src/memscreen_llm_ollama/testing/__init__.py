@@ -20,7 +20,7 @@ Nothing here imports an engine SDK. Discovery never imports this package
 `python -m memscreen_llm_ollama.testing.engine serve` runs a server from the command line.
 """
 
-from ._fixtures import MODEL, provision_or_skip, serve
+from ._fixtures import MODEL, provision_or_skip, serve, serve_real_chat_model
 from .models import (
     REAL_CHAT_NAME,
     REAL_PARAMETERS,
@@ -49,4 +49,5 @@ __all__ = [
     "real_chat_gguf",
     "real_modelfile",
     "serve",
+    "serve_real_chat_model",
 ]

@@ -34,3 +34,20 @@ def serve(engine: Engine, model: str = MODEL) -> Iterator[OllamaServer]:
         yield server
     finally:
         server.stop()
+
+
+def serve_real_chat_model(engine: Engine) -> Iterator[OllamaServer]:
+    """A server with the real chat model (SmolLM2, `create_real_chat_model`), or a loud
+    skip when it cannot be had; stopped afterwards. For fixtures: `yield from ...`."""
+    from .models import create_real_chat_model
+
+    server = OllamaServer(engine)
+    server.start()
+    try:
+        try:
+            create_real_chat_model(server, log=lambda line: print(line, file=sys.stderr))
+        except EngineUnavailable as exc:
+            loud_skip(f"REAL MODEL UNAVAILABLE (SmolLM2 from PyPI), tests skipped: {exc.reason}")
+        yield server
+    finally:
+        server.stop()

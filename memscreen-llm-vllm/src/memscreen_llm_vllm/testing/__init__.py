@@ -20,7 +20,7 @@ to `memscreen-llm backends`. `python -m memscreen_llm_vllm.testing.engine serve`
 server from the command line.
 """
 
-from ._fixtures import provision_or_skip, serve
+from ._fixtures import model_or_skip, provision_or_skip, serve
 from .models import (
     REAL_CHAT_NAME,
     REAL_EMBED_ARGS,
@@ -41,6 +41,7 @@ __all__ = [
     "EngineUnavailable",
     "ServerStartError",
     "VllmServer",
+    "model_or_skip",
     "provision",
     "provision_or_skip",
     "real_chat_model",

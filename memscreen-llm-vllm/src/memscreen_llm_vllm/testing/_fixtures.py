@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from memscreen_llm.testing import loud_skip
@@ -22,6 +22,14 @@ def provision_or_skip(cache_dir: Path | None = None) -> Engine:
         return provision(cache_dir, log=_log)
     except EngineUnavailable as exc:
         loud_skip(f"REAL vLLM ENGINE UNAVAILABLE, real-server tests skipped: {exc.reason}")
+
+
+def model_or_skip(build: Callable[..., Path], engine: Engine, what: str) -> Path:
+    """A real model's folder (`real_chat_model`, `real_embed_model`), or a loud skip."""
+    try:
+        return build(engine, log=_log)
+    except EngineUnavailable as exc:
+        loud_skip(f"REAL MODEL UNAVAILABLE ({what} from PyPI), tests skipped: {exc.reason}")
 
 
 def serve(engine: Engine, *extra: str, **kwargs: object) -> Iterator[VllmServer]:

@@ -7,8 +7,6 @@ does (this module's own text is not hashed).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -17,9 +15,11 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from memscreen_llm.testing.wheel_models import file_lock
 
 # Bump when the provisioning steps change in a way that needs a fresh venv.
 SCRIPT_VERSION = "1"
@@ -150,18 +150,6 @@ def model_key() -> str:
     return _short_hash(BUILD_SCRIPT.read_bytes())
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock across processes (concurrent pytest workers, benchmarks)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -270,7 +258,7 @@ def _provision_locked(root: Path, python: str, log: Log) -> Engine:
     model_dir = root / f"model-{model_key()}"
     log_file = root / "provision.log"
     root.mkdir(parents=True, exist_ok=True)
-    with _file_lock(root / ".lock"):  # the second process waits, then finds OK_FILE
+    with file_lock(root / ".lock"):  # the second process waits, then finds OK_FILE
         if not (venv / OK_FILE).exists():
             _create_venv(venv, python, log_file, log)
             (venv / OK_FILE).write_text(VLLM_PIN + "\n")
