@@ -15,7 +15,6 @@ one at MEMSCREEN_OLLAMA_URL) takes the original file: `real_modelfile(original)`
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from memscreen_llm.testing.wheel_models import (
 )
 
 from .provisioning import Engine, EngineUnavailable, Log, _run, default_cache_dir
-from .server import OllamaServer
+from .server import OllamaServer, modelfile
 
 REAL_CHAT_NAME = "smollm2"
 PAD_SCRIPT = Path(__file__).with_name("pad_heads.py")
@@ -94,11 +93,7 @@ def real_chat_gguf(engine: Engine, cache_dir: Path | None = None, log: Log = pri
 
 def real_modelfile(gguf: Path) -> str:
     """The Modelfile for `ollama create smollm2 -f Modelfile` on any Ollama."""
-    lines = [f"FROM {gguf}", f'TEMPLATE """{REAL_TEMPLATE}"""']
-    for key, value in REAL_PARAMETERS.items():
-        for item in value if isinstance(value, list) else [value]:
-            lines.append(f"PARAMETER {key} {json.dumps(item) if isinstance(item, str) else item}")
-    return "\n".join(lines) + "\n"
+    return modelfile(gguf, REAL_TEMPLATE, REAL_PARAMETERS)
 
 
 def create_real_chat_model(

@@ -66,10 +66,12 @@ PARAMETERS: dict[str, Any] = {
 
 
 
-def modelfile(gguf: Path) -> str:
-    """The Modelfile equivalent of what create_model() sends (for `ollama create -f`)."""
-    lines = [f"FROM {gguf}", f'TEMPLATE """{TEMPLATE}"""']
-    for key, value in PARAMETERS.items():
+def modelfile(gguf: Path, template: str = TEMPLATE,
+              parameters: Mapping[str, Any] = PARAMETERS) -> str:
+    """The Modelfile of `gguf` with a template and parameters (for `ollama create -f`);
+    the defaults are what create_model() sends for the tiny model."""
+    lines = [f"FROM {gguf}", f'TEMPLATE """{template}"""']
+    for key, value in parameters.items():
         for item in value if isinstance(value, list) else [value]:
             lines.append(f"PARAMETER {key} {json.dumps(item) if isinstance(item, str) else item}")
     return "\n".join(lines) + "\n"
