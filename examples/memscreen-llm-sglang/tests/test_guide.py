@@ -89,7 +89,7 @@ def test_installed_it_shows_in_backends(followed: dict[str, Any]) -> None:
 
 
 def test_its_offline_kit_checks_pass(followed: dict[str, Any]) -> None:
-    assert re.search(r"^3 passed, \d+ deselected", followed["steps"][1], re.M), followed["steps"][1]
+    assert re.search(r"^4 passed, \d+ deselected", followed["steps"][1], re.M), followed["steps"][1]
 
 
 def test_the_whole_kit_passes_against_a_real_openai_compatible_server(

@@ -10,6 +10,7 @@ named by `reasoning_parser` / `tool_parser`. What is SGLang's own is its name an
 from __future__ import annotations
 
 from memscreen_llm import HealthCheck, HealthReport
+from memscreen_llm.config import redact_url
 from memscreen_llm.openai_compat import CLIENT_ERRORS, OpenAICompatLLM
 
 from .config import SglangConfig
@@ -22,12 +23,13 @@ class SglangLLM(OpenAICompatLLM):
     def _health(self) -> HealthReport:
         """GET /health (up, model loaded), then the kit's checks on /v1/models."""
         url = f"{self.config.server_root}/health"
+        shown = redact_url(url)  # a password in the URL is never shown
         try:
             self._client.with_options(max_retries=0, timeout=10.0).get(url, cast_to=str)
         except CLIENT_ERRORS as exc:
             status = getattr(exc, "status_code", None)  # None: no answer at all
             return HealthReport(self.backend_name, [HealthCheck(
-                "server", False, f"{url}: " + (f"HTTP {status}" if status else "unreachable"),
+                "server", False, f"{shown}: " + (f"HTTP {status}" if status else "unreachable"),
                 fix="see the server's log (503: still loading)" if status
                 else self.identity.compose_hint)])
         return super()._health()
