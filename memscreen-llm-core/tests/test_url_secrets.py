@@ -27,6 +27,9 @@ def test_url_password_is_redacted_everywhere(site: Path, unique: str) -> None:
     memscreen_llm.get_registry(refresh=True)
     llm = create_llm("echo", base_url=URL)
     assert llm.config.base_url == URL  # type: ignore[attr-defined]  # the real one is used
+    # MemScreen's factory given this config plus an override keeps the real URL too.
+    again = memscreen_llm.LlmFactory.create("echo", llm.config, temperature=0.2)
+    assert again.config.base_url == URL  # type: ignore[attr-defined]
     error = BackendUnavailableError(URL, cause=f"ConnectError: cannot connect to {URL}")
     for shown in (repr(llm), repr(llm.config), str(llm.config.public_dict()), str(error),
                   error.url):

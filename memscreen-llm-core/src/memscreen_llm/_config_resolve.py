@@ -56,11 +56,14 @@ def resolve_config(
     env: Mapping[str, str] | None = None,
     text_arguments: Mapping[str, str] | None = None,
     registry: Registry | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    defaults_source: str = "caller defaults",
 ) -> ResolvedConfig:
     """The backend `name` (None: chosen as `create_llm` chooses) and its validated config,
     layered from `arguments` > `env` (default os.environ) > the TOML file > preset >
-    defaults, with the source of every value. `text_arguments` are values still as text
-    (the CLI's `--set`). Raises ConfigError naming field, source and fix."""
+    `defaults` (an app's own, e.g. MemScreen's) > the class defaults, with the source of
+    every value. `text_arguments` are values still as text (the CLI's `--set`). Raises
+    ConfigError naming field, source and fix."""
     if registry is None:
         from ._discovery import get_registry
 
@@ -87,6 +90,8 @@ def resolve_config(
         values[field] = value
         sources[field] = source
 
+    for field, value in (defaults or {}).items():
+        put(field, value, defaults_source)
     for field, value in spec.defaults.items():
         put(field, value, f"preset {spec.name}")
     table = file.table_for((spec.name, *spec.aliases))

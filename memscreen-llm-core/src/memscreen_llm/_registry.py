@@ -14,9 +14,6 @@ if TYPE_CHECKING:  # parsing pulls in the result types, which `backends` never n
     from .config import BaseLlmConfig
     from .parsing import OutputParser
 
-# The two kinds of named parser, as ParserSpec fields.
-PARSER_KINDS = ("reasoning", "tool_calls")
-
 
 class PluginStatus(str, enum.Enum):
     OK = "ok"

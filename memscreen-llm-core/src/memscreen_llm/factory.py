@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,6 @@ from .base import LLMBase
 from .config import BaseLlmConfig
 from .errors import BackendError
 from .specs import load_target
-
-log = logging.getLogger("memscreen_llm")
-
 
 
 def create_llm(

@@ -74,9 +74,10 @@ def _as_dict(config: Any) -> dict[str, Any]:
         return {}
     if isinstance(config, Mapping):
         return dict(config)
-    if isinstance(config, BaseLlmConfig):
-        return {k: v for k, v in config.public_dict().items() if k != "api_key"} | {
-            "api_key": config.api_key}
+    if isinstance(config, BaseLlmConfig):  # the real values: public_dict() redacts secrets
+        import attrs
+
+        return attrs.asdict(config, recurse=False)
     return {k: v for k, v in vars(config).items() if not k.startswith("_")}
 
 
@@ -133,14 +134,13 @@ class LlmFactory:
         backend = get_registry().find_backend(provider_name)
         if isinstance(config, backend.config_class) and not kwargs:
             return build(backend, config)  # already this backend's own config
-        merged = {**_as_dict(config), **kwargs}
-        defaults = MEMSCREEN_DEFAULTS.get(backend.spec.extends or backend.name, {})
-        fields = memscreen_fields(backend, merged)
+        fields = memscreen_fields(backend, {**_as_dict(config), **kwargs})
         # MemScreen's defaults stand in for the project's, never for a value the
         # environment (MEMSCREEN_LLM_MODEL, ...), the config file or a preset sets.
-        sources = resolve_config(backend.name, fields).sources
-        fields = {**{k: v for k, v in defaults.items() if k not in sources}, **fields}
-        return create_llm(backend.name, **fields)
+        resolved = resolve_config(
+            backend.name, fields, defaults_source="MemScreen defaults",
+            defaults=MEMSCREEN_DEFAULTS.get(backend.spec.extends or backend.name))
+        return build(resolved.backend, resolved.config)
 
     @classmethod
     def get_supported_providers(cls) -> list[str]:
