@@ -9,11 +9,11 @@ import pytest
 
 from memscreen_llm import create_llm, join_deltas
 from memscreen_llm.base import LLMBase
+from memscreen_llm.testing import SEA_MESSAGES
 from memscreen_llm_ollama import _ndjson
 from memscreen_llm_ollama.testing import OllamaServer
 
-MESSAGES = [{"role": "system", "content": "You are terse."},
-            {"role": "user", "content": "Say something about the sea."}]
+MESSAGES = SEA_MESSAGES
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Weather",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},

@@ -192,13 +192,14 @@ class OpenAICompatLLM(LLMBase):
 
     def _path(self, request: ChatRequest, stream: bool) -> Path:
         """choose the model -> prepare the call -> send; returns (answer, call)."""
-        model = yield from self._choose_model(request)
+        model = yield from self._choose_model(request.options.get("model"))
         call = yield from self._prepare(request, model)
         answer = yield from self._send(call, stream)
         return answer, call
 
-    def _choose_model(self, request: ChatRequest) -> Generator[Op, Any, str]:
-        chosen = request.options.get("model") or self.config.model
+    def _choose_model(self, asked: str | None) -> Generator[Op, Any, str]:
+        """The model asked for (per call), else the config's, else the server's only one."""
+        chosen = asked or self.config.model
         if chosen:
             return str(chosen)
         models = yield from self._served_models()
@@ -317,10 +318,7 @@ class OpenAICompatLLM(LLMBase):
     # --- embeddings, health ---
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
-        model = getattr(self.config, "embedding_model", None) or self.config.model
-        if not model:
-            model = self._run(self._choose_model(self.build_request([{"role": "user",
-                                                                      "content": ""}])))
+        model = self._run(self._choose_model(getattr(self.config, "embedding_model", None)))
         try:
             response = self._client.embeddings.create(model=model, input=texts,
                                                       encoding_format="float")
