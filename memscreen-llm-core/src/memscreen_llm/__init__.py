@@ -27,7 +27,8 @@ _WHERE = {
     **dict.fromkeys(
         ("BackendError", "BackendUnavailableError", "CapabilityError", "ConfigError",
          "ContextLengthError", "MemscreenLLMError", "ModelNotFoundError", "PluginLoadError",
-         "ResponseParseError", "StreamInterruptedError", "UnknownBackendError", "UsageError"),
+         "RequestTimeoutError", "ResponseParseError", "StreamInterruptedError",
+         "UnknownBackendError", "UsageError"),
         "errors"),
 }
 
@@ -56,6 +57,7 @@ __all__ = [
     "OutputParser",
     "ParserSpec",
     "PluginLoadError",
+    "RequestTimeoutError",
     "ResolvedConfig",
     "ResponseParseError",
     "StreamInterruptedError",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:
         MemscreenLLMError,
         ModelNotFoundError,
         PluginLoadError,
+        RequestTimeoutError,
         ResponseParseError,
         StreamInterruptedError,
         UnknownBackendError,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from ._options import fold_options
+from ._urls import guard_http_logs
 from .config import BaseLlmConfig
 from .errors import CapabilityError, UsageError
 from .specs import BackendIdentity
@@ -61,6 +62,7 @@ class LLMBase(abc.ABC):
     def __init__(self, config: BaseLlmConfig, identity: BackendIdentity | None = None) -> None:
         self.config = config
         self.identity = identity or _identity_for(type(config), type(self))
+        guard_http_logs()  # a password in a URL stays out of the HTTP libraries' logs
 
     @property
     def backend_name(self) -> str:

@@ -211,8 +211,22 @@ class BaseLlmConfig:
         2000, validator=integer(min=1, optional=True), help="most tokens to generate"
     )
     seed: int | None = setting(None, validator=integer(optional=True), help="sampling seed")
+    # The limits of one call (docs/TIMEOUTS.md); the deadline transport enforces them.
     timeout: float = setting(
-        120.0, validator=number(min=0, min_exclusive=True), help="seconds before a request fails"
+        120.0, validator=number(min=0, min_exclusive=True),
+        help="seconds a whole call may take: connecting, retries, backoff, the whole answer",
+    )
+    first_token_timeout: float | None = setting(
+        60.0, validator=number(min=0, min_exclusive=True, optional=True),
+        help="seconds a stream may take to its first delta (a cold model load counts)",
+    )
+    stream_idle_timeout: float | None = setting(
+        30.0, validator=number(min=0, min_exclusive=True, optional=True),
+        help="seconds a stream may go without a delta",
+    )
+    max_retries: int = setting(
+        2, validator=integer(min=0, max=10),
+        help="retries of a call that failed before any output (connect errors, 408/429/5xx)",
     )
     api_key: str | None = setting(
         None, validator=string(optional=True), secret=True, help="API key, if the server wants one"

@@ -134,6 +134,26 @@ class ContextLengthError(BackendError):
         )
 
 
+class RequestTimeoutError(BackendError):
+    """A call ran out of time: `limit` names the limit that fired ("timeout",
+    "first_token_timeout" or "stream_idle_timeout"), `seconds` its value."""
+
+    def __init__(self, where: str, *, limit: str, seconds: float, elapsed: float,
+                 attempts: int = 1, partial: Any = None) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.elapsed = elapsed
+        self.attempts = attempts
+        self.partial = partial
+        what = {"timeout": "the call", "first_token_timeout": "the first delta",
+                "stream_idle_timeout": "the next delta"}.get(limit, limit)
+        tries = f" over {attempts} attempts" if attempts > 1 else ""
+        super().__init__(
+            f"{where} timed out: {limit}={seconds:g} s ran out for {what} after "
+            f"{elapsed:.1f} s{tries}\n  fix: raise {limit} (config or per call) if the "
+            "engine is only slow, else check that it is running and not stuck")
+
+
 class ResponseParseError(BackendError):
     """The engine's output could not be parsed as promised (JSON, tool calls)."""
 

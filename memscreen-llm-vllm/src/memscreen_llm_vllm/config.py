@@ -96,9 +96,6 @@ class VllmConfig(BaseLlmConfig):
         None, validator=mapping(),
         help="extra chat-template variables, e.g. {enable_thinking: false}",
     )
-    max_retries: int = setting(
-        2, validator=integer(min=0), help="retries of a failed request (server mode)"
-    )
     extra_body: dict[str, Any] | None = setting(
         None, validator=mapping(),
         help="extra request fields passed through to vLLM (offline: extra SamplingParams)",

@@ -10,24 +10,27 @@ httpx splits request building from its `Client` and `AsyncClient`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
-import weakref
+import functools
+import importlib
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any, ClassVar
 
 import openai
 
+from .._budget import Budget, Limits, awith_retries, is_timeout, with_retries
+from .._deadline_transport import async_deadline_transport, deadline_transport
+from .._loops import PerLoop
 from .._urls import redact_url
 from ..base import LLMBase
 from ..config import BaseLlmConfig
-from ..errors import ConfigError, MemscreenLLMError
+from ..errors import ConfigError, MemscreenLLMError, ResponseParseError
 from ..parsing import ConfiguredParsers, OutputParser
 from ..specs import BackendIdentity
 from ..types import Capability, ChatDelta, ChatRequest, ChatResult, HealthCheck, HealthReport
 from . import _params, _reading
-from ._errors import CLIENT_ERRORS, is_unknown_model, translate
+from ._errors import CLIENT_ERRORS, is_unknown_model, retry_verdict, translate
 
 PLACEHOLDER_KEY = "EMPTY"  # the client insists on a key; servers without --api-key ignore it
 STREAM_ARGS: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
@@ -57,7 +60,25 @@ class Create:
     stream: bool = False
 
 
-Op = ListModels | Post | Create
+@dataclasses.dataclass(frozen=True)
+class Embed:
+    """POST /v1/embeddings -> the SDK's answer."""
+
+    model: str
+    texts: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenedStream:
+    """What `Create(stream=True)` gives: the stream, already past its first chunk (so a
+    stream that breaks before any output is retried like a failed request)."""
+
+    stream: Any
+    chunks: Iterator[Any] | AsyncIterator[Any]
+    first: Any  # None: the stream ended at once
+
+
+Op = ListModels | Post | Create | Embed
 Path = Generator[Op, Any, Any]
 
 
@@ -117,9 +138,9 @@ class OpenAICompatLLM(LLMBase):
         super().__init__(config, identity)
         self.parsers = ConfiguredParsers.from_config(config)  # unknown names fail here
         self._client = openai.OpenAI(**self._client_args())
-        # An async HTTP client belongs to the event loop it first ran on: one per loop.
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, openai.AsyncOpenAI] = weakref.WeakKeyDictionary()
+        self._async_clients: PerLoop[openai.AsyncOpenAI] = PerLoop(
+            lambda: openai.AsyncOpenAI(**self._client_args(asynchronous=True)),
+            lambda client: client.close())
         self._models: tuple[ServedModel, ...] | None = None  # GET /v1/models, asked once
         # True once an answer shows the server splits reasoning itself: the client-side
         # parsers then stay out of the way (an empty reasoning looks like raw text).
@@ -134,57 +155,106 @@ class OpenAICompatLLM(LLMBase):
         """`base_url` as messages show it: a password in it redacted."""
         return redact_url(self.base_url)
 
-    def _client_args(self) -> dict[str, Any]:
+    def _client_args(self, asynchronous: bool = False) -> dict[str, Any]:
+        """The client's arguments: its retries are ours (core's policy, counted against
+        the call's deadline), so the SDK's are off; its HTTP client's transport clamps
+        every socket wait to the running call's budget."""
         cfg = self.config
+        http_class = openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient
+        make = async_deadline_transport if asynchronous else deadline_transport
         return {"base_url": self.base_url, "api_key": cfg.api_key or PLACEHOLDER_KEY,
-                "timeout": cfg.timeout, "max_retries": getattr(cfg, "max_retries", 2)}
+                "timeout": cfg.timeout, "max_retries": 0,
+                "http_client": http_class(transport=make(_http_library(http_class)))}
 
-    def _aclient(self) -> openai.AsyncOpenAI:
-        loop = asyncio.get_running_loop()
-        client = self._async_clients.get(loop)
-        if client is None:
-            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_args())
-        return client
+    def _budget(self, request: ChatRequest | None = None, *, stream: bool = False,
+                limits: Limits | None = None) -> Budget:
+        """The clock of one call (limits: the config's, with the call's `timeout=`)."""
+        limits = limits or Limits.of(self.config, request.options if request else None)
+        return Budget(limits, f"{self.engine} at {self.shown_url}", stream=stream)
 
     def close(self) -> None:
         self._client.close()
-        self._async_clients.clear()
+        self._async_clients.close_all()
 
     # --- the shells: carry out the I/O a path yields ---
 
     def _do(self, op: Op) -> Any:
         client = self._client
-        if isinstance(op, Create):
-            return client.chat.completions.create(**op.params, **(STREAM_ARGS if op.stream
-                                                                   else {}))
-        if isinstance(op, Post):
-            return client.post(op.url, cast_to=object, body=op.body)
-        return client.models.list().data
+        with self._decoding():
+            if isinstance(op, Create):
+                if not op.stream:
+                    return client.chat.completions.create(**op.params)
+                stream = client.chat.completions.create(**op.params, **STREAM_ARGS)
+                chunks = iter(stream)
+                try:
+                    with _opening(stream):
+                        return OpenedStream(stream, chunks, next(chunks, None))
+                except BaseException:
+                    stream.close()
+                    raise
+            if isinstance(op, Post):
+                return client.post(op.url, cast_to=object, body=op.body)
+            if isinstance(op, Embed):
+                return client.embeddings.create(model=op.model, input=op.texts,
+                                                encoding_format="float")
+            return client.models.list().data
 
     async def _ado(self, op: Op) -> Any:
-        client = self._aclient()
-        if isinstance(op, Create):
-            return await client.chat.completions.create(
-                **op.params, **(STREAM_ARGS if op.stream else {}))
-        if isinstance(op, Post):
-            return await client.post(op.url, cast_to=object, body=op.body)
-        return (await client.models.list()).data
+        client = await self._async_clients.get()
+        with self._decoding():
+            if isinstance(op, Create):
+                if not op.stream:
+                    return await client.chat.completions.create(**op.params)
+                stream = await client.chat.completions.create(**op.params, **STREAM_ARGS)
+                achunks = aiter(stream)
+                try:
+                    with _opening(stream):
+                        return OpenedStream(stream, achunks, await anext(achunks, None))
+                except BaseException:
+                    await stream.close()
+                    raise
+            if isinstance(op, Post):
+                return await client.post(op.url, cast_to=object, body=op.body)
+            if isinstance(op, Embed):
+                return await client.embeddings.create(model=op.model, input=op.texts,
+                                                      encoding_format="float")
+            return (await client.models.list()).data
 
-    def _run(self, path: Path) -> Any:
+    @contextlib.contextmanager
+    def _decoding(self) -> Iterator[None]:
+        """A body the SDK cannot decode (not JSON, not the expected shape) is the server's
+        fault, typed; the SDK raises json's or pydantic's ValueError for it."""
+        try:
+            yield
+        except ValueError as exc:
+            raise ResponseParseError(
+                f"{self.engine} at {self.shown_url} sent an answer that is not a valid "
+                f"chat-completions body ({type(exc).__name__}: {exc}); is base_url an "
+                "OpenAI-compatible server?") from exc
+
+    def _run(self, path: Path, budget: Budget) -> Any:
+        """Carry out `path`'s I/O: each op under the call's budget, retried by core's
+        policy; a failure the retries cannot mend is handed to the path to decide."""
         steps = _Steps(path)
         while (op := steps.next()) is not None:
             try:
-                steps.outcome = self._do(op)
+                steps.outcome = with_retries(budget, functools.partial(self._do, op),
+                                             retry_verdict)
             except CLIENT_ERRORS as exc:  # the path decides: recover, or a typed error
+                if is_timeout(exc):
+                    raise budget.timed_out() from exc
                 steps.failure = exc
         return steps.value
 
-    async def _arun(self, path: Path) -> Any:
+    async def _arun(self, path: Path, budget: Budget) -> Any:
         steps = _Steps(path)
         while (op := steps.next()) is not None:
             try:
-                steps.outcome = await self._ado(op)
+                steps.outcome = await awith_retries(budget, functools.partial(self._ado, op),
+                                                    retry_verdict)
             except CLIENT_ERRORS as exc:
+                if is_timeout(exc):
+                    raise budget.timed_out() from exc
                 steps.failure = exc
         return steps.value
 
@@ -262,47 +332,66 @@ class OpenAICompatLLM(LLMBase):
     # --- the public API's implementations: thin over the path ---
 
     def _chat(self, request: ChatRequest) -> ChatResult:
-        return self._result(*self._run(self._path(request, stream=False)))
+        return self._result(*self._run(self._path(request, stream=False),
+                                       self._budget(request)))
 
     async def _achat(self, request: ChatRequest) -> ChatResult:
-        return self._result(*await self._arun(self._path(request, stream=False)))
+        return self._result(*await self._arun(self._path(request, stream=False),
+                                              self._budget(request)))
 
     def _result(self, response: Any, call: Call) -> ChatResult:
         self._server_reasons = self._server_reasons or _reading.server_reasons(response.usage)
         return _reading.read_completion(response, call.parser)
 
+    # A stream's chunks are read under its budget (first_token_timeout, then
+    # stream_idle_timeout between chunks, and the call's timeout), the budget published
+    # only around each read: the caller's own code between deltas runs outside it.
+
     def _stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
-        stream, call = self._run(self._path(request, stream=True))
+        budget = self._budget(request, stream=True)
+        opened, call = self._run(self._path(request, stream=True), budget)
         reader = self._reader(call)
+        chunks, chunk = opened.chunks, opened.first
         try:
-            with self._breaking_off(reader, call):
-                for chunk in stream:
+            with self._breaking_off(reader, call, budget):
+                while chunk is not None:
                     if (delta := reader.feed(chunk)) is not None:
                         yield delta
+                    budget.delta_arrived()
+                    with budget.active():
+                        chunk = next(chunks, None)
             yield self._last(reader)
         finally:
-            stream.close()
+            opened.stream.close()
 
     async def _astream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        stream, call = await self._arun(self._path(request, stream=True))
+        budget = self._budget(request, stream=True)
+        opened, call = await self._arun(self._path(request, stream=True), budget)
         reader = self._reader(call)
+        chunks, chunk = opened.chunks, opened.first
         try:
-            with self._breaking_off(reader, call):
-                async for chunk in stream:
+            with self._breaking_off(reader, call, budget):
+                while chunk is not None:
                     if (delta := reader.feed(chunk)) is not None:
                         yield delta
+                    budget.delta_arrived()
+                    with budget.active():
+                        chunk = await anext(chunks, None)
             yield self._last(reader)
         finally:
-            await stream.close()
+            await opened.stream.close()
 
     @contextlib.contextmanager
-    def _breaking_off(self, reader: _reading.StreamReader, call: Call) -> Iterator[None]:
+    def _breaking_off(self, reader: _reading.StreamReader, call: Call,
+                      budget: Budget) -> Iterator[None]:
         """A stream that fails under way: the typed error, with what arrived."""
         try:
             yield
         except MemscreenLLMError:
             raise  # ours (a malformed tool call): already typed
         except Exception as exc:  # whatever the transport raised: the stream broke
+            if is_timeout(exc):
+                raise budget.timed_out(partial=reader.joiner.result()) from exc
             if not reader.joiner.has_text:  # nothing arrived: the plain error says more
                 raise self._error(exc, call.model) from exc
             raise reader.interrupted(exc) from exc
@@ -318,18 +407,23 @@ class OpenAICompatLLM(LLMBase):
     # --- embeddings, health ---
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
-        model = self._run(self._choose_model(getattr(self.config, "embedding_model", None)))
-        try:
-            response = self._client.embeddings.create(model=model, input=texts,
-                                                      encoding_format="float")
-        except CLIENT_ERRORS as exc:
-            raise self._error(exc, model, what="embeddings") from exc
+        response = self._run(self._embed_path(texts), self._budget())
         data = sorted(response.data, key=lambda item: item.index)
         return [[float(x) for x in item.embedding] for item in data]
 
+    def _embed_path(self, texts: list[str]) -> Path:
+        model = yield from self._choose_model(getattr(self.config, "embedding_model", None))
+        try:
+            return (yield Embed(model, texts))
+        except CLIENT_ERRORS as exc:
+            raise self._error(exc, model, what="embeddings") from exc
+
     def served_models(self) -> tuple[ServedModel, ...]:
-        """The server's models (GET /v1/models, asked once); empty if it cannot list them."""
-        models: tuple[ServedModel, ...] = self._run(self._served_models())
+        """The server's models (GET /v1/models, asked once); empty if it cannot list them.
+        A health probe: at most 10 s, no retries."""
+        limits = Limits(timeout=min(self.config.timeout, 10.0), max_retries=0)
+        models: tuple[ServedModel, ...] = self._run(self._served_models(),
+                                                    self._budget(limits=limits))
         return models
 
     def _health(self) -> HealthReport:
@@ -351,6 +445,34 @@ class OpenAICompatLLM(LLMBase):
         else:
             checks.append(HealthCheck("model", True, f"{wanted or served[0]!r} served"))
         return HealthReport(self.backend_name, checks)
+
+
+@contextlib.contextmanager
+def _opening(stream: Any) -> Iterator[None]:
+    """Reading a stream's first chunk: a failure there is raised as the SDK's own
+    connection (or timeout) error, so the retry policy and the error
+    translation treat it like a request that failed before any output."""
+    try:
+        yield
+    except (openai.APIError, ValueError):
+        raise  # the SDK's own, or an undecodable body (typed by _reading)
+    except Exception as exc:  # the transport's error while reading: the stream broke
+        request = stream.response.request
+        if is_timeout(exc):
+            raise openai.APITimeoutError(request) from exc
+        raise openai.APIConnectionError(
+            message=f"the stream broke before its first chunk: {type(exc).__name__}: {exc}",
+            request=request) from exc
+
+
+def _http_library(client_class: type) -> Any:
+    """The HTTP library the SDK's client class builds on (httpx, or httpx2 in openai 3.x):
+    the transports must come from the same library."""
+    for base in client_class.__mro__:
+        top = base.__module__.split(".")[0]
+        if top.startswith("httpx"):
+            return importlib.import_module(top)
+    raise RuntimeError(f"{client_class} is not an httpx client")
 
 
 def _served(item: Any) -> ServedModel:

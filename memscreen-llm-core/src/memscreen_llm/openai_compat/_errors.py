@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openai
 
+from .._budget import RETRY, RETRY_STATUSES, Verdict, is_timeout, retry_after
 from ..errors import (
     BackendError,
     BackendUnavailableError,
@@ -26,6 +27,20 @@ def server_message(exc: openai.APIStatusError) -> str:
         if isinstance(body.get("detail"), str):
             return str(body["detail"])
     return str(exc.message)
+
+
+def retry_verdict(exc: BaseException) -> Verdict:
+    """Core's retry policy for the openai client's errors: connection failures and
+    408/429/5xx are retried (after the server's Retry-After, if it sent one); a timeout
+    means a limit of the call ran out, so there is no time for another attempt."""
+    if is_timeout(exc) or not isinstance(exc, openai.APIError):
+        return None
+    if isinstance(exc, openai.APIConnectionError):
+        return RETRY
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in RETRY_STATUSES:
+        after = retry_after(exc.response.headers)
+        return RETRY if after is None else after
+    return None
 
 
 def is_unknown_model(exc: BaseException) -> bool:

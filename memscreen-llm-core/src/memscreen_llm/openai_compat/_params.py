@@ -12,7 +12,7 @@ NATIVE = ("temperature", "top_p", "seed", "stop")
 # Engine extras that OpenAI-compatible servers (vLLM, SGLang, llama.cpp) read from the body.
 BODY = ("top_k", "repetition_penalty")
 # Per-call options every backend on this kit accepts beyond core's common ones.
-CALL_OPTIONS = frozenset({"extra_body", "chat_template_kwargs", "repetition_penalty"})
+CALL_OPTIONS = frozenset({"extra_body", "chat_template_kwargs", "repetition_penalty", "timeout"})
 # Ollama option names (in `options={...}`) these engines take under another name.
 OPTION_ALIASES = {"repeat_penalty": "repetition_penalty"}
 
