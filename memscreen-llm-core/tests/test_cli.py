@@ -77,7 +77,7 @@ def test_backends_json_lists_ok_and_broken_plugins_without_importing_sdks(
     entries = {e["name"]: e for e in json.loads(result.stdout)}
     assert entries["echo"] == {
         "name": "echo", "aliases": ["echo-alias"], "distribution": "plugin-echo",
-        "version": "1.0", "status": "ok", "error": None,
+        "version": "1.0", "status": "ok", "error": None, "warning": None,
         "description": "echoes the last message",
     }
     assert entries["bad"]["status"] == "error"

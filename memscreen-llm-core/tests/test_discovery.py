@@ -95,16 +95,19 @@ def test_strict_mode_turns_a_broken_plugin_into_an_error(site: Path, unique: str
 
 
 def test_a_name_owned_by_another_distribution_is_refused(site: Path, unique: str) -> None:
-    write_echo(site, "echo", unique, dist="plugin-echo")
+    # memscreen-llm-echo owns `echo` (and its aliases); see test_plugin_isolation.py.
+    write_echo(site, "echo", unique, dist="memscreen-llm-echo")
     # A second distribution whose entry point sorts later claims the same backend name.
     write_dist(site, "zz-impostor", "zz-echo", f"imp_{unique}",
                (Path(__file__).parent / "plugin_dists.py").read_text().split("GOOD_PLUGIN = '''")[1]
                .split("'''")[0].format(name="echo", module=unique))
     registry = discover({})
-    assert registry.find_backend("echo").plugin.distribution == "plugin-echo"
+    assert registry.find_backend("echo").plugin.distribution == "memscreen-llm-echo"
     impostor = next(p for p in registry.plugins if p.name == "zz-echo")
     assert impostor.status is PluginStatus.ERROR
-    assert impostor.error == "backend name 'echo' is already registered by plugin-echo 1.0"
+    assert impostor.error == (
+        "backend names 'echo', 'echo-alias' belong to memscreen-llm-echo 1.0, so zz-impostor "
+        "1.0 may not register them (to drop this plugin: MEMSCREEN_LLM_DISABLE_PLUGINS=zz-impostor)")
 
 
 def test_allow_list_and_deny_list(site: Path, unique: str) -> None:

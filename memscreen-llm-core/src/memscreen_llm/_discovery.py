@@ -1,14 +1,17 @@
 """Finding plugins through entry points and loading each one in isolation.
 
-A plugin that fails in any way is recorded with the reason and skipped, so one broken
-distribution never takes the others down; strict mode turns that into an error.
+A plugin that fails in any way (raises, even SystemExit; hangs; prints; claims a name it
+does not own) is recorded with the reason and skipped, so one broken distribution never
+takes the others down; strict mode turns that into an error. How a plugin's code is kept
+apart from the host: `_isolation`. Who may register a contested name: `_ownership`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -16,6 +19,8 @@ import pluggy
 
 from . import _apiversion, hookspecs
 from ._entrypoints import EntryPoint, entry_points
+from ._isolation import Run, run_isolated
+from ._ownership import Loaded, claimed_names, refusals
 from ._registry import (
     PluginInfo,
     PluginStatus,
@@ -24,13 +29,16 @@ from ._registry import (
     Registry,
 )
 from ._version import API_VERSION
-from .errors import FIRST_PARTY_BACKENDS, PluginLoadError
+from .errors import FIRST_PARTY_BACKENDS, ConfigError, PluginLoadError
 from .specs import BackendSpec, ParserSpec
 
 GROUP = "memscreen.llm_backends"
 ENV_ALLOW = "MEMSCREEN_LLM_PLUGINS"
 ENV_DENY = "MEMSCREEN_LLM_DISABLE_PLUGINS"
 ENV_STRICT = "MEMSCREEN_LLM_STRICT_PLUGINS"
+ENV_IMPORT_TIMEOUT = "MEMSCREEN_LLM_PLUGIN_IMPORT_TIMEOUT"
+DEFAULT_IMPORT_TIMEOUT = 5.0
+_ENV_KEYS = (ENV_ALLOW, ENV_DENY, ENV_STRICT, ENV_IMPORT_TIMEOUT)
 
 
 class _PluginFailed(Exception):
@@ -46,6 +54,8 @@ class DiscoverySettings:
     allow: frozenset[str] | None
     deny: frozenset[str]
     strict: bool
+    # Seconds a plugin's import (and hooks) may take before it is abandoned.
+    import_timeout: float = DEFAULT_IMPORT_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DiscoverySettings:
@@ -54,6 +64,7 @@ class DiscoverySettings:
             allow=None if allow is None else _names(allow),
             deny=_names(env.get(ENV_DENY, "")),
             strict=env.get(ENV_STRICT, "").strip().lower() in ("1", "true", "yes", "on"),
+            import_timeout=_seconds(env.get(ENV_IMPORT_TIMEOUT, "").strip()),
         )
 
     def enabled(self, plugin: PluginInfo) -> bool:
@@ -67,33 +78,62 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(part.strip().lower() for part in text.split(",") if part.strip())
 
 
+def _seconds(text: str) -> float:
+    if not text:
+        return DEFAULT_IMPORT_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:  # not a number: reported below like any other bad value
+        value = -1.0
+    if not 0 < value < float("inf"):  # NaN fails this too
+        raise ConfigError(
+            f"{ENV_IMPORT_TIMEOUT}: bad value {text!r}: expected a number of seconds > 0",
+            field=ENV_IMPORT_TIMEOUT, source=f"env {ENV_IMPORT_TIMEOUT}", value=text,
+            fix=f"e.g. {ENV_IMPORT_TIMEOUT}=10, or unset it for {DEFAULT_IMPORT_TIMEOUT:g} s",
+        )
+    return value
+
+
 def discover(env: Mapping[str, str] | None = None) -> Registry:
     """Load every plugin of the entry-point group, as the environment allows."""
     settings = DiscoverySettings.from_env(os.environ if env is None else env)
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
     plugins: list[PluginInfo] = []
-    backends: dict[str, RegisteredBackend] = {}
-    parsers: dict[str, RegisteredParser] = {}
+    enabled: list[tuple[int, EntryPoint]] = []  # (position in plugins, its entry point)
     for entry_point in sorted(entry_points(group=GROUP), key=_sort_key):
         info = _plugin_info(entry_point)
-        if not settings.enabled(info):
-            plugins.append(dataclasses.replace(info, status=PluginStatus.DISABLED))
-            continue
-        try:
-            found_backends, found_parsers = _load(entry_point, info, manager)
-            _check_unclaimed(found_backends, found_parsers, backends, parsers)
-        except _PluginFailed as failure:
-            failed = dataclasses.replace(info, status=failure.status, error=str(failure))
-            if settings.strict:
-                raise PluginLoadError(_describe(failed)) from failure
-            plugins.append(failed)
-            continue
+        if settings.enabled(info):
+            enabled.append((len(plugins), entry_point))
+        else:
+            info = dataclasses.replace(info, status=PluginStatus.DISABLED)
         plugins.append(info)
-        for spec in found_backends:
-            backends[spec.name] = RegisteredBackend(spec, info)
-        for parser in found_parsers:
-            parsers[parser.name] = RegisteredParser(parser, info)
+    runs = run_isolated([_work(entry_point, plugins[position])
+                         for position, entry_point in enabled],
+                        timeout=settings.import_timeout)
+    loaded: list[Loaded] = []
+    for (position, _), run in zip(enabled, runs, strict=True):
+        plugin, found = _outcome(plugins[position], run, settings.import_timeout)
+        if found is None and settings.strict:
+            raise PluginLoadError(_describe(plugin))
+        plugins[position] = plugin
+        if found is not None:
+            loaded.append(Loaded(plugin, position, *found))
+    refused = refusals(loaded, disable_var=ENV_DENY)
+    backends: dict[str, RegisteredBackend] = {}
+    parsers: dict[str, RegisteredParser] = {}
+    for index, item in enumerate(loaded):
+        if index in refused:
+            failed = dataclasses.replace(
+                item.info, status=PluginStatus.ERROR, error="; ".join(refused[index]),
+                refused_names=tuple(name for kind, name in claimed_names(item.backends, ())
+                                    if kind == "backend"))
+            if settings.strict:
+                raise PluginLoadError(_describe(failed))
+            plugins[item.position] = failed
+            continue
+        for spec in item.backends:
+            backends[spec.name] = RegisteredBackend(spec, item.info)
+        for parser in item.parsers:
+            parsers[parser.name] = RegisteredParser(parser, item.info)
     _resolve_presets(backends, plugins, settings.strict)
     return Registry(plugins=tuple(plugins), backends=backends, parsers=parsers)
 
@@ -117,26 +157,92 @@ def _describe(plugin: PluginInfo) -> str:
     )
 
 
-def _load(
-    entry_point: EntryPoint, info: PluginInfo, manager: pluggy.PluginManager
-) -> tuple[list[BackendSpec], list[ParserSpec]]:
+_Found = tuple[tuple[BackendSpec, ...], tuple[ParserSpec, ...]]
+
+
+def _work(entry_point: EntryPoint, info: PluginInfo) -> Callable[[Run], _Found]:
+    return lambda run: _run_plugin(entry_point, info, run)
+
+
+def _outcome(info: PluginInfo, run: Run, timeout: float) -> tuple[PluginInfo, _Found | None]:
+    """The plugin's info (status, error, warning) and, if its code ran cleanly, what it
+    registered. Its code ran in a thread of its own (see _isolation)."""
+    info = dataclasses.replace(info, warning=_stdout_warning(run))
+    if not run.done:
+        failure = _PluginFailed(
+            PluginStatus.ERROR,
+            f"{run.step} timed out after {timeout:g} s, so the plugin is skipped (it may "
+            f"finish later, unregistered; {ENV_IMPORT_TIMEOUT} sets the bound)",
+        )
+    elif isinstance(run.error, _PluginFailed):
+        failure = run.error
+    elif run.error is not None:  # SystemExit, KeyboardInterrupt, ... raised by its code
+        failure = _PluginFailed(PluginStatus.ERROR, f"{run.step} raised {_raised(run.error)}")
+    else:
+        found: _Found = run.value
+        return info, found
+    return dataclasses.replace(info, status=failure.status, error=str(failure)), None
+
+
+def _run_plugin(entry_point: EntryPoint, info: PluginInfo, run: Run) -> _Found:
+    """In the plugin's own thread: import it, check its hooks and API range, call them.
+
+    Only `Exception`s are caught here, to word them; anything else its code raises
+    (SystemExit, KeyboardInterrupt) ends its run and `_outcome` reports it with `run.step`.
+    """
+    run.step = "import"
     try:
         module = entry_point.load()
     except Exception as exc:  # any import-time failure is the plugin's, not the host's
         raise _PluginFailed(PluginStatus.ERROR, f"import failed: {_exc_text(exc)}") from exc
+    run.step = "registering its hooks"
+    manager = _manager()
     try:
-        manager.register(module, name=info.name)
-    except (pluggy.PluginValidationError, ValueError) as exc:
-        # Bad hook signatures or unknown hook names; ValueError: module already registered.
-        raise _PluginFailed(PluginStatus.ERROR, f"invalid hooks: {exc}") from exc
-    try:
+        try:
+            manager.register(module, name=info.name)
+        except (pluggy.PluginValidationError, ValueError) as exc:
+            # Bad hook signatures; ValueError: the module is registered under another name.
+            raise _PluginFailed(PluginStatus.ERROR, f"invalid hooks: {exc}") from exc
+        run.step = "supported_api"
         _check_api(module, manager)
-        backends: list[BackendSpec] = _collect(manager, module, "register_backends", BackendSpec)
+        run.step = "register_backends"
+        backends: list[BackendSpec] = _collect(manager, module, "register_backends",
+                                               BackendSpec)
+        run.step = "register_parsers"
         parsers: list[ParserSpec] = _collect(manager, module, "register_parsers", ParserSpec)
-    except _PluginFailed:
-        manager.unregister(module)
-        raise
-    return backends, parsers
+    finally:  # the manager is this thread's, for the next plugin: leave nothing behind
+        if manager.get_plugin(info.name) is not None:  # (pluggy < 1.6 may leave a failed one)
+            manager.unregister(name=info.name)
+    seen: set[tuple[str, str]] = set()
+    for kind, name in claimed_names(backends, parsers):
+        if (kind, name) in seen:
+            raise _PluginFailed(
+                PluginStatus.ERROR, f"{kind} name {name!r} is registered twice by this plugin")
+        seen.add((kind, name))
+    return tuple(backends), tuple(parsers)
+
+
+_per_thread = threading.local()
+
+
+def _manager() -> pluggy.PluginManager:
+    """The pluggy manager of this plugin thread: an abandoned thread shares none with the
+    next one (and making one per plugin would cost every command a little)."""
+    manager: pluggy.PluginManager | None = getattr(_per_thread, "manager", None)
+    if manager is None:
+        manager = _per_thread.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def _stdout_warning(run: Run) -> str | None:
+    notes = []
+    if run.stdout.strip():
+        notes.append(f"printed to stdout while loading (kept out of command output): "
+                     f"{run.stdout.strip()!r}")
+    if run.replaced_stdout:
+        notes.append("replaced sys.stdout while loading (the original was put back)")
+    return "; ".join(notes) or None
 
 
 def _impl(manager: pluggy.PluginManager, module: ModuleType, hook: str) -> Any:
@@ -184,36 +290,6 @@ def _collect(manager: pluggy.PluginManager, module: ModuleType, hook: str, kind:
     return found
 
 
-def _check_unclaimed(
-    new_backends: list[BackendSpec],
-    new_parsers: list[ParserSpec],
-    backends: Mapping[str, RegisteredBackend],
-    parsers: Mapping[str, RegisteredParser],
-) -> None:
-    owners: dict[str, PluginInfo | None] = {}
-    for backend in backends.values():
-        for name in (backend.name, *backend.spec.aliases):
-            owners[name] = backend.plugin
-    for spec in new_backends:
-        for name in (spec.name, *spec.aliases):
-            if name in owners:
-                owner = owners[name]
-                who = f"{owner.distribution} {owner.version}" if owner else "this plugin"
-                raise _PluginFailed(
-                    PluginStatus.ERROR, f"backend name {name!r} is already registered by {who}"
-                )
-            owners[name] = None
-    claimed: set[str] = set()
-    for parser in new_parsers:
-        if parser.name in parsers or parser.name in claimed:
-            owner = parsers[parser.name].plugin if parser.name in parsers else None
-            who = f"{owner.distribution} {owner.version}" if owner else "this plugin"
-            raise _PluginFailed(
-                PluginStatus.ERROR, f"parser name {parser.name!r} is already registered by {who}"
-            )
-        claimed.add(parser.name)
-
-
 def _resolve_presets(
     backends: dict[str, RegisteredBackend], plugins: list[PluginInfo], strict: bool
 ) -> None:
@@ -256,6 +332,11 @@ def _exc_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _raised(exc: BaseException) -> str:
+    """`SystemExit(3)`, `KeyboardInterrupt()`: what was raised, as it was raised."""
+    return f"{type(exc).__name__}({', '.join(map(repr, exc.args))})"
+
+
 _cache: dict[tuple[Any, ...], Registry] = {}
 
 
@@ -263,10 +344,7 @@ def get_registry(refresh: bool = False) -> Registry:
     """The registry for the current environment, discovered once per process."""
     import sys
 
-    key = (
-        tuple(os.environ.get(name) for name in (ENV_ALLOW, ENV_DENY, ENV_STRICT)),
-        tuple(sys.path),
-    )
+    key = (tuple(os.environ.get(name) for name in _ENV_KEYS), tuple(sys.path))
     if refresh or key not in _cache:
         _cache[key] = discover()
     return _cache[key]

@@ -6,6 +6,10 @@ each folder's `entry_points.txt`, and `METADATA` for name and version, with plai
 I/O. The rules are importlib.metadata's: sys.path order, the first distribution of a
 (normalised) name wins. Zipped path entries, which need its zip support, go to
 importlib.metadata itself.
+
+A distribution whose `entry_points.txt` or `METADATA` headers are not UTF-8 is skipped
+with a logged warning naming the file, so one broken install elsewhere on sys.path never
+breaks every command.
 """
 
 from __future__ import annotations
@@ -69,21 +73,54 @@ def _distributions(entry: str) -> Iterator[tuple[str, str | None, str]]:
         if not folder.endswith(_SUFFIXES):
             continue
         base = os.path.join(entry, folder)
+        path = os.path.join(base, "entry_points.txt")
         try:
-            with open(os.path.join(base, "entry_points.txt"), encoding="utf-8") as file:
-                text = file.read()
+            with open(path, "rb") as file:
+                text = file.read().decode("utf-8")
         except OSError:  # most distributions declare no entry points
             continue
-        name, version = _name_and_version(base, folder)
+        except UnicodeDecodeError as exc:  # a broken install: skip it, say where
+            _skipped(path, exc)
+            continue
+        try:
+            name, version = _name_and_version(base, folder)
+        except _BadMetadata as bad:  # its name is unreadable: skip it, say where
+            _skipped(bad.path, bad.error)
+            continue
         yield name, version, text
+
+
+class _BadMetadata(Exception):
+    def __init__(self, path: str, error: UnicodeDecodeError) -> None:
+        super().__init__(path)
+        self.path = path
+        self.error = error
+
+
+def _skipped(path: str, error: UnicodeDecodeError) -> None:
+    import logging  # only on this rare path: the CLI's start-up never pays for it
+
+    logging.getLogger("memscreen_llm.discovery").warning(
+        "skipping the distribution of %s: not UTF-8 at byte %d (reinstall it)",
+        path, error.start)
 
 
 def _name_and_version(base: str, folder: str) -> tuple[str, str | None]:
     name = version = None
     for metadata in ("METADATA", "PKG-INFO"):
+        path = os.path.join(base, metadata)
         try:
-            with open(os.path.join(base, metadata), encoding="utf-8") as file:
-                for line in file:
+            with open(path, "rb") as file:
+                offset = 0
+                # Only the headers are decoded: a description in another encoding is
+                # harmless, a header that is not UTF-8 makes the name unknowable.
+                for raw in file:
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as exc:  # the name is unknowable: skip it
+                        exc.start += offset  # counted from the file's start
+                        raise _BadMetadata(path, exc) from None
+                    offset += len(raw)
                     if not line.strip():
                         break  # headers end at the first blank line
                     key, _, value = line.partition(":")
@@ -120,6 +157,11 @@ def _zipped(entry: str) -> Iterator[tuple[str, str | None, str]]:
     from importlib.metadata import distributions
 
     for dist in distributions(path=[entry]):
-        text = dist.read_text("entry_points.txt")
+        try:
+            text = dist.read_text("entry_points.txt")
+            name, version = (dist.metadata["Name"] or "", dist.version) if text else ("", "")
+        except UnicodeDecodeError as exc:  # a broken install: skip it, say where
+            _skipped(f"{entry} ({getattr(dist, '_path', 'a distribution')})", exc)
+            continue
         if text:
-            yield dist.metadata["Name"] or "", dist.version, text
+            yield name, version, text

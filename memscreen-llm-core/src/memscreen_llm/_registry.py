@@ -31,6 +31,10 @@ class PluginInfo:
     version: str | None
     status: PluginStatus = PluginStatus.OK
     error: str | None = None
+    # Something it did that did not stop it loading (printing to stdout, say).
+    warning: str | None = None
+    # Backend names it registered that were refused (claimed by another plugin too).
+    refused_names: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +94,8 @@ class Registry:
             if key == backend.name or key in backend.spec.aliases:
                 return backend
         for plugin in self.plugins:
-            if plugin.name == key and plugin.status is not PluginStatus.OK:
+            if plugin.status is not PluginStatus.OK and (
+                    key == plugin.name or key in plugin.refused_names):
                 problem = (
                     f"backend {name!r}: its plugin ({plugin.distribution} {plugin.version}) "
                     f"is {plugin.status.value}" + (f": {plugin.error}" if plugin.error else "")
@@ -167,5 +172,6 @@ def _entry(
         "version": plugin.version,
         "status": plugin.status.value,
         "error": plugin.error,
+        "warning": plugin.warning,
         "description": description,
     }

@@ -23,4 +23,6 @@ def run(args: argparse.Namespace) -> int:
         detail = entry["error"] or entry["description"]
         if detail:
             print(f"{'':<12} {detail}")
+        if entry["warning"]:
+            print(f"{'':<12} warning: {entry['warning']}")
     return 0
