@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,7 +55,9 @@ def load(explicit: str | Path | None, env: Mapping[str, str]) -> ConfigFile:
     if path is None:
         return ConfigFile(path=None)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(utf8_text(path.read_bytes(), f"config file {path}"))
+    except UsageError as exc:  # not UTF-8: TOML files are UTF-8 by definition
+        raise ConfigError(str(exc), source=why, fix="save the file as UTF-8") from None
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist", source=why,
@@ -69,6 +71,16 @@ def load(explicit: str | Path | None, env: Mapping[str, str]) -> ConfigFile:
             fix="see https://toml.io for the syntax",
         ) from None
     return _parse(path, data)
+
+
+def utf8_text(data: bytes, what: str) -> str:
+    """`data` as text (a leading byte-order mark dropped); else a UsageError naming `what`
+    and the offset of the first byte that is not UTF-8."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} is not UTF-8 at byte {exc.start}") from None
+    return text.removeprefix("\ufeff")
 
 
 def _parse(path: Path, data: Mapping[str, Any]) -> ConfigFile:

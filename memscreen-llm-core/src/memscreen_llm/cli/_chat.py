@@ -10,11 +10,11 @@ from typing import Any
 from ..errors import UsageError
 from ..factory import build
 from ..types import ChatResult, StreamJoiner
-from ._common import resolve_from_args
+from ._common import read_stdin, resolve_from_args
 
 
 def run(args: argparse.Namespace) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = read_stdin() if args.prompt == "-" else args.prompt
     if not prompt.strip():
         raise UsageError("the prompt is empty")
     resolved = resolve_from_args(args, model=args.model)

@@ -20,14 +20,23 @@ _COMMANDS = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
+def _common(default: object) -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    common.add_argument("--config", metavar="FILE", help="TOML config file")
+    common.add_argument("--debug", action="store_true", default=default,
+                        help="show tracebacks for errors")
+    common.add_argument("--config", metavar="FILE", default=default, help="TOML config file")
+    return common
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="memscreen-llm", parents=[common],
+        prog="memscreen-llm", parents=[_common(None)],
         description="MemScreen's LLM layer: local inference engines as plugins.",
     )
+    parser.set_defaults(debug=False)
+    # The options again after the command name; unset there, they leave the ones given
+    # before it alone (`memscreen-llm --config F chat ...` reads F).
+    common = _common(argparse.SUPPRESS)
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="print core's version and every installed plugin's, then exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
