@@ -10,6 +10,7 @@ import ollama
 from memscreen_llm import HealthCheck, HealthReport
 from memscreen_llm.config import redact_url
 
+from ._errors import CLIENT_ERRORS, connect_cause
 from .config import OllamaConfig
 
 
@@ -30,7 +31,10 @@ def _server(config: OllamaConfig, compose_hint: str | None) -> HealthCheck:
                              timeout=min(config.timeout, 10.0))
         response.raise_for_status()
         version = response.json().get("version", "?")
-    except (httpx.HTTPError, ValueError) as exc:
+    except httpx.ConnectError as exc:
+        return HealthCheck("server", False, f"{shown} unreachable: {connect_cause(exc, url)}",
+                           fix=compose_hint)
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
         return HealthCheck("server", False, f"{shown} unreachable ({type(exc).__name__})",
                            fix=compose_hint)
     return HealthCheck("server", True, f"Ollama {version} at {shown}")
@@ -45,6 +49,9 @@ def _model(client: ollama.Client, config: OllamaConfig) -> list[HealthCheck]:
             return [HealthCheck("model", False, f"{model!r} is not on the server",
                                 fix=f"ollama pull {model}")]
         return [HealthCheck("model", False, f"{model!r}: HTTP {exc.status_code} {exc.error}")]
+    except CLIENT_ERRORS as exc:  # gone since /api/version answered, or an unreadable answer
+        return [HealthCheck("model", False, f"{model!r}: /api/show failed: "
+                            f"{type(exc).__name__}: {exc}")]
     trained = _context_length(shown.modelinfo or {})
     serving = config.num_ctx or _num_ctx(shown.parameters or "")
     detail = f"trained for {trained} tokens" if trained else "training context unknown"

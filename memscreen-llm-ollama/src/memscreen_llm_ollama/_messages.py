@@ -3,55 +3,141 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import ollama
+import pydantic
+
 from memscreen_llm import ChatDelta, ChatResult, ToolCall, Usage
-from memscreen_llm.errors import ResponseParseError
+from memscreen_llm.errors import ResponseParseError, UsageError
 from memscreen_llm.types import StreamJoiner
+
+from ._errors import problems
 
 
 def to_ollama_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Assistant tool calls get dict arguments; tool results get the called tool's name."""
+    """Assistant tool calls get dict arguments; tool results get the called tool's name;
+    image_url parts with base64 data become `images`. What Ollama cannot take (an image
+    URL, an unknown part type, a value of the wrong type) is a UsageError, never dropped."""
     names_by_id: dict[str, str] = {}
     out: list[dict[str, Any]] = []
-    for message in messages:
-        item: dict[str, Any] = {"role": message["role"], "content": _text(message.get("content"))}
-        if message.get("images"):
-            item["images"] = message["images"]
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        content, images = _content(message.get("content"), where)
+        item: dict[str, Any] = {"role": message["role"], "content": content}
+        images = [*_images(message.get("images"), where), *images]
+        if images:
+            item["images"] = images
         if message.get("tool_calls"):
-            item["tool_calls"] = [_call_out(call, names_by_id) for call in message["tool_calls"]]
+            calls = message["tool_calls"]
+            if isinstance(calls, (str, bytes)) or not isinstance(calls, Sequence):
+                raise UsageError(f"{where}.tool_calls must be a list of tool calls")
+            item["tool_calls"] = [_call_out(call, names_by_id, f"{where}.tool_calls[{number}]")
+                                  for number, call in enumerate(calls)]
         if message["role"] == "tool":
             name = message.get("name") or names_by_id.get(str(message.get("tool_call_id")))
+            if name is not None and not isinstance(name, str):
+                raise UsageError(f"{where}.name must be the called tool's name, a string; got "
+                                 f"{type(name).__name__}")
             if name:
                 item["tool_name"] = name
         out.append(item)
     return out
 
 
-def _text(content: Any) -> str:
+def _content(content: Any, where: str) -> tuple[str, list[str]]:
+    """A message's text, and the base64 images of its image_url parts."""
     if content is None:
-        return ""
+        return "", []
     if isinstance(content, str):
-        return content
-    # OpenAI content parts: keep the text parts, in order.
-    return "".join(p.get("text", "") for p in content if isinstance(p, Mapping))
+        return content, []
+    if isinstance(content, Mapping) or not isinstance(content, Sequence) or isinstance(
+            content, (bytes, bytearray)):
+        raise UsageError(f"{where}.content must be a string or a list of content parts, got "
+                         f"{type(content).__name__}")
+    texts: list[str] = []
+    images: list[str] = []
+    for number, part in enumerate(content):
+        at = f"{where}.content[{number}]"
+        kind = part.get("type") if isinstance(part, Mapping) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        elif kind == "image_url":
+            images.append(_image_part(part.get("image_url"), at))
+        elif kind == "text":
+            raise UsageError(f"{at}.text must be a string, got {type(part.get('text')).__name__}")
+        else:
+            raise UsageError(f"{at} is a {kind!r} part, which Ollama cannot take: it takes "
+                             "'text' parts and 'image_url' parts holding base64 data")
+    return "".join(texts), images
 
 
-def _call_out(call: Mapping[str, Any], names_by_id: dict[str, str]) -> dict[str, Any]:
-    function = call.get("function", call)
+def _image_part(image_url: Any, where: str) -> str:
+    url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
+    if not isinstance(url, str):
+        raise UsageError(f"{where}.image_url must be {{'url': 'data:image/...;base64,...'}}")
+    if url.startswith("data:"):
+        header, _, data = url.partition(",")
+        if header.endswith(";base64") and data:
+            return data
+        raise UsageError(f"{where}: a data: URL for Ollama must be base64 "
+                         "('data:image/png;base64,...')")
+    raise UsageError(f"{where}: Ollama takes images as base64 data, not a URL ({url[:60]!r}); "
+                     "fetch the image and pass it as a 'data:image/...;base64,...' URL or in "
+                     "the message's images=[...]")
+
+
+def _images(images: Any, where: str) -> list[Any]:
+    """A message's Ollama-style `images`: base64 strings, raw bytes or file paths."""
+    if not images:
+        return []
+    if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
+        raise UsageError(f"{where}.images must be a list of images (base64 strings, bytes or "
+                         "paths)")
+    for number, image in enumerate(images):
+        if not isinstance(image, (str, bytes, bytearray, os.PathLike)):
+            raise UsageError(f"{where}.images[{number}] is {type(image).__name__}; an image is "
+                             "base64 text, bytes or a file path")
+    return list(images)
+
+
+def _call_out(call: Any, names_by_id: dict[str, str], where: str) -> dict[str, Any]:
+    function = call.get("function", call) if isinstance(call, Mapping) else None
+    name = function.get("name") if isinstance(function, Mapping) else None
+    if function is None or not isinstance(name, str) or not name:
+        raise UsageError(f"{where} must be a tool call like {{'id': ..., 'function': "
+                         "{'name': ..., 'arguments': ...}}, with the name a string")
     arguments = function.get("arguments") or {}
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments) if arguments.strip() else {}
         except json.JSONDecodeError as exc:
             raise ResponseParseError(
-                f"assistant tool call {function.get('name')!r} has arguments that are not JSON: "
-                f"{exc}"
+                f"assistant tool call {name!r} has arguments that are not JSON: {exc}"
             ) from None
+    if not isinstance(arguments, Mapping):
+        raise UsageError(f"{where}: the arguments of tool call {name!r} must be a JSON object, "
+                         f"got {type(arguments).__name__}")
     if call.get("id"):
-        names_by_id[str(call["id"])] = function["name"]
-    return {"function": {"name": function["name"], "arguments": arguments}}
+        names_by_id[str(call["id"])] = name
+    return {"function": {"name": name, "arguments": dict(arguments)}}
+
+
+def to_ollama_tools(tools: Sequence[Mapping[str, Any]]) -> list[ollama.Tool]:
+    """OpenAI tools as the SDK's `Tool`s (what it would build from them), each checked
+    here: a tool it cannot build is a UsageError naming it, before anything is sent."""
+    out = []
+    for index, tool in enumerate(tools):
+        try:
+            out.append(ollama.Tool.model_validate(dict(tool)))
+        except pydantic.ValidationError as exc:
+            name = tool.get("function", {}).get("name") if isinstance(
+                tool.get("function"), Mapping) else None
+            raise UsageError(f"tools[{index}] ({name!r}) is not a tool Ollama can take: "
+                             f"{problems(exc)}") from exc
+    return out
 
 
 def tool_calls_in(message: Any) -> tuple[ToolCall, ...]:
