@@ -16,7 +16,10 @@ Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env
 MEMSCREEN_* and API-key variables removed), `imported_by_discovery(*sdks)` (what
 `memscreen-llm backends` imports of them), `async_rounds(llm, messages)` (achat/astream in
 fresh event loops) and `write_parser_plugin(folder)` (a parser plugin distribution with
-`test-think` / `test-calls`). The plugins' real engines live in
+`test-think` / `test-calls`). `FaultServer` is a loopback OpenAI/Ollama look-alike that
+fails on cue (no answer, drip, stall, cut, malformed, error statuses, ...; see
+`memscreen_llm.testing.faults`), with `open_sockets()` / `thread_count()` for leak checks.
+The plugins' real engines live in
 their own kits: `memscreen_llm_vllm.testing`, `memscreen_llm_ollama.testing`.
 """
 
@@ -34,6 +37,14 @@ from ._ports import free_port
 from ._real_model import RealModelContract
 from ._samples import SEA_MESSAGES, WEATHER_TOOL
 from ._skip import loud_skip
+from .faults import (
+    Fault,
+    FaultServer,
+    RecordedRequest,
+    fault_server,
+    open_sockets,
+    thread_count,
+)
 
 __all__ = [
     "ENV_PREFIXES",
@@ -41,15 +52,21 @@ __all__ = [
     "WEATHER_TOOL",
     "BackendContract",
     "ComposeUnavailable",
+    "Fault",
+    "FaultServer",
     "RealModelContract",
+    "RecordedRequest",
     "async_rounds",
     "check_compose_file",
     "clean_env",
     "compose_binary",
     "compose_binary_or_skip",
+    "fault_server",
     "free_port",
     "imported_by_discovery",
     "loud_skip",
+    "open_sockets",
     "run_cli",
+    "thread_count",
     "write_parser_plugin",
 ]
