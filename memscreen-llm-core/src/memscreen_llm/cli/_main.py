@@ -17,6 +17,7 @@ _COMMANDS = {
     "compose": "Print a backend's Docker Compose file (or its path).",
     "parse": "Run a registered output parser over raw model text on stdin.",
     "config": "Show the resolved config and where each value came from.",
+    "bench": "Measure backends side by side: latency, throughput, failures.",
 }
 
 
@@ -74,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--backend", "-b", help="backend name (default: from config)")
     show.add_argument("--json", action="store_true", help="print JSON")
     _add_set(show)
+
+    from ._bench_args import add_arguments as bench_arguments
+
+    bench_arguments(sub.add_parser("bench", parents=[common], help=_COMMANDS["bench"]))
     return parser
 
 
