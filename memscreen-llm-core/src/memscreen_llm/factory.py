@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ def create_llm(
 def build(backend: RegisteredBackend, config: BaseLlmConfig) -> LLMBase:
     """Instantiate a registered backend from a ready config (this imports its SDK)."""
     assert backend.spec.factory is not None  # discovery fills it in for presets
+    if os.environ.get("MEMSCREEN_LLM_OTEL"):  # tracing asked for: memscreen_llm.otel
+        from .otel import instrument_from_env
+
+        instrument_from_env()
     factory = load_target(backend.spec.factory)
     identity = backend.identity
     # API 1.0 factories take the config only: they are told who they are once built.
