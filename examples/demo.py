@@ -5,6 +5,8 @@ it, finds the nearest memories by cosine similarity, and lets a chat model answe
 them. `screen_memory_job()` below does exactly that, and extracts a structured fact from
 the best memory with a JSON-schema call. It is ONE function: `create_llm()` picks the
 backend from MEMSCREEN_LLM_BACKEND, so the demo runs it once with =ollama, once with =vllm.
+Then it checks each backend's output against the memory (the answer names the departure
+time 07:40; the extracted fact says Lisbon and 07:40) and exits 1 if one is WRONG.
 
     python examples/demo.py                  # both backends, then a side-by-side summary
     python examples/demo.py --backend vllm   # one
@@ -45,15 +47,28 @@ MEMORIES = [
     "16:20 Gmail: invoice from Hetzner for 48.20 EUR, due 30 November.",
 ]
 QUESTION = "When does my flight to Lisbon depart?"
+# The app's prompts, the same for every backend. SmolLM2's chat template adds a generic
+# system prompt when none is given; MemScreen gives its own, with the retrieved memory in
+# it, and the user turn is just the question.
+SYSTEM = ("You are MemScreen, an assistant that remembers what was on the user's screen. "
+          "Answer from the screen memory only.")
+EXTRACT = ("Text: {memory}\n\nExtract the flight from the text as JSON, copying each value "
+           "exactly as written in the text.")
+# "departs" as the memory writes it ("14 March at 07:40"): a 135M model copies that span
+# well, where a bare HH:MM field made it invent a time.
 FACT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "airline": {"type": "string", "maxLength": 30},
         "destination": {"type": "string", "maxLength": 30},
-        "departure_time": {"type": "string", "pattern": "^[0-9]{2}:[0-9]{2}$"},
+        "departs": {"type": "string",
+                    "pattern": "^[0-9]{1,2} [A-Z][a-z]+ at [0-9]{2}:[0-9]{2}$"},
     },
-    "required": ["airline", "destination", "departure_time"],
+    "required": ["airline", "destination", "departs"],
 }
+# What the flight memory says, for checking each backend's output (not given to a model).
+EXPECTED_TIME = "07:40"
+EXPECTED_DESTINATION = "Lisbon"
 # Thread logs wait while a job prints its streamed answer, so lines do not interleave.
 OUTPUT = threading.Lock()
 
@@ -83,7 +98,23 @@ def validate(data: Any, schema: dict[str, Any]) -> None:
             raise ValueError(f"{key} does not match {spec['pattern']}: {data!r}")
 
 
-def screen_memory_job(embedder: Any, top_k: int = 2) -> dict[str, Any]:
+def check(answer: str, fact: dict[str, Any] | None) -> list[str]:
+    """What is wrong in a backend's output (empty: correct)."""
+    problems = []
+    if EXPECTED_TIME not in answer:
+        problems.append(f"answer lacks {EXPECTED_TIME}")
+    if fact is None:
+        problems.append("no valid fact")
+    else:
+        if fact["destination"].strip() != EXPECTED_DESTINATION:
+            problems.append(f"destination {fact['destination']!r}")
+        time_part = fact["departs"].rpartition(" at ")[2]
+        if time_part != EXPECTED_TIME:
+            problems.append(f"departure time {time_part!r}")
+    return problems
+
+
+def screen_memory_job(embedder: Any, top_k: int = 1) -> dict[str, Any]:
     """Embed, retrieve, answer (streamed), extract: what MemScreen does, on any backend."""
     from memscreen_llm import create_llm
 
@@ -96,11 +127,14 @@ def screen_memory_job(embedder: Any, top_k: int = 2) -> dict[str, Any]:
     ranked = sorted(zip((cosine(question_vec, v) for v in memory_vecs), MEMORIES,
                         strict=True), reverse=True)
     print(f"  question: {QUESTION}")
-    for score, memory in ranked[:top_k]:
-        print(f"  nearest memory ({score:.2f}): {memory}")
+    for rank, (score, memory) in enumerate(ranked[:max(top_k, 2)]):
+        used = "in the prompt" if rank < top_k else "not used"
+        print(f"  nearest memory ({score:.2f}, {used}): {memory}")
     context = "\n".join(f"- {memory}" for _, memory in ranked[:top_k])
-    messages = [{"role": "user", "content": f"Screen memories:\n{context}\n\n"
-                 f"Using the screen memories above, answer: {QUESTION}"}]
+    messages = [
+        {"role": "system", "content": f"{SYSTEM}\n\nScreen memory:\n{context}"},
+        {"role": "user", "content": QUESTION},
+    ]
     pieces: list[str] = []
     tokens = None
     with OUTPUT:
@@ -114,17 +148,26 @@ def screen_memory_job(embedder: Any, top_k: int = 2) -> dict[str, Any]:
         print()
     best = ranked[0][1]
     result = llm.chat(
-        [{"role": "user", "content": f"Extract the flight from this text as JSON.\n{best}"}],
+        [{"role": "user", "content": EXTRACT.format(memory=best)}],
         response_format={"type": "json_schema",
                          "json_schema": {"name": "flight", "schema": FACT_SCHEMA}},
         max_tokens=120,
     )
-    fact = json.loads(result.content or "")
-    validate(fact, FACT_SCHEMA)
-    print(f"  extracted fact (JSON schema, validated): {json.dumps(fact)}")
+    fact: dict[str, Any] | None
+    try:
+        fact = json.loads(result.content or "")
+        validate(fact, FACT_SCHEMA)
+        print(f"  extracted fact (JSON schema, validated): {json.dumps(fact)}")
+    except ValueError as exc:  # the engine's output broke the schema: report it, go on
+        fact = None
+        print(f"  extracted fact: INVALID ({exc})")
     llm.close()
-    return {"backend": llm.backend_name, "model": llm.config.model, "answer": "".join(pieces),
-            "tokens": tokens, "fact": fact, "seconds": time.perf_counter() - started}
+    answer = "".join(pieces)
+    problems = check(answer, fact)
+    print(f"  check: {'correct' if not problems else 'WRONG: ' + '; '.join(problems)}")
+    return {"backend": llm.backend_name, "model": llm.config.model, "answer": answer,
+            "tokens": tokens, "fact": fact, "problems": problems,
+            "seconds": time.perf_counter() - started}
 
 
 # --------------------------------------------------------------------------- engines
@@ -303,13 +346,17 @@ def main() -> int:
         print("interrupted: every process this demo started was stopped", file=sys.stderr)
         return 130
     print("\n=== side by side")
-    print(f"{'backend':8} {'model':8} {'tokens':>6} {'time':>6}  answer")
+    print(f"{'backend':8} {'model':8} {'tokens':>6} {'time':>6}  {'check':7}  answer")
     for r in results:
+        verdict = "WRONG" if r["problems"] else "correct"
         print(f"{r['backend']:8} {r['model']:8} {r['tokens'] or '-':>6} "
-              f"{r['seconds']:5.1f}s  {r['answer'].strip()}")
+              f"{r['seconds']:5.1f}s  {verdict:7}  {r['answer'].strip()}")
     for r in results:
         print(f"{r['backend']:8} fact: {json.dumps(r['fact'])}")
-    return 0
+    wrong = [r for r in results if r["problems"]]
+    for r in wrong:
+        print(f"{r['backend']} is WRONG: {'; '.join(r['problems'])}", file=sys.stderr)
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":
