@@ -192,8 +192,8 @@ def test_one_client_per_loop_each_closed_when_its_loop_shuts_down() -> None:
     clients: PerLoop[FakeClient] = PerLoop(make, lambda client: client.close())
 
     async def use() -> FakeClient:
-        first = await clients.get()
-        assert await clients.get() is first  # one per loop
+        first = clients.get()
+        assert clients.get() is first  # one per loop
         return first
 
     for _ in range(5):  # a sync app: asyncio.run() per call
@@ -203,9 +203,12 @@ def test_one_client_per_loop_each_closed_when_its_loop_shuts_down() -> None:
 
 def test_close_all_closes_the_clients_of_open_loops() -> None:
     clients: PerLoop[FakeClient] = PerLoop(FakeClient, lambda client: client.close())
+    async def get() -> FakeClient:
+        return clients.get()
+
     loop = asyncio.new_event_loop()
     try:
-        client = loop.run_until_complete(clients.get())
+        client = loop.run_until_complete(get())
         assert not client.closed
         clients.close_all()
         assert client.closed and len(clients) == 0

@@ -77,6 +77,7 @@ class Budget:
         self.stream = stream
         self.binding = "timeout"  # the limit nearest when the last wait was clamped
         self.attempts = 1
+        self.server_retry_after: float | None = None  # noted by note_retry_after()
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -177,8 +178,22 @@ def current() -> Budget | None:
     return _CURRENT.get()
 
 
-# A backend's verdict on a failed attempt: None = do not retry, else the server's
-# Retry-After in seconds (or RETRY for "retry after the usual backoff").
+def note_retry_after(response: Any) -> None:
+    """An httpx/httpx2 response event hook: a retryable answer's Retry-After, kept on the
+    running call's budget (the SDKs' errors do not always carry the headers)."""
+    budget = _CURRENT.get()
+    if budget is not None and response.status_code in RETRY_STATUSES:
+        budget.server_retry_after = retry_after(response.headers)
+
+
+async def anote_retry_after(response: Any) -> None:
+    """`note_retry_after` for async clients (their hooks are awaited)."""
+    note_retry_after(response)
+
+
+# A backend's verdict on a failed attempt: None = do not retry; RETRY = retry after the
+# server's Retry-After (noted by the event hook) or else the usual backoff; a number =
+# retry after that many seconds.
 Verdict = float | None
 RETRY = -1.0
 
@@ -186,9 +201,10 @@ RETRY = -1.0
 def _delay(budget: Budget, attempt: int, exc: BaseException,
            classify: Callable[[BaseException], Verdict]) -> float | None:
     verdict = classify(exc)
+    noted, budget.server_retry_after = budget.server_retry_after, None
     if verdict is None or budget.expired():
         return None
-    delay = budget.retry_delay(attempt, None if verdict == RETRY else verdict)
+    delay = budget.retry_delay(attempt, noted if verdict == RETRY else verdict)
     if delay is not None:
         log.info("%s: attempt %d failed (%s: %s); retrying in %.2f s", budget.where,
                  attempt + 1, type(exc).__name__, exc, delay)

@@ -12,7 +12,9 @@ clients per event loop. One policy for every backend.
   Retry-After), only while the deadline leaves time for the wait.
 - `deadline_transport(httpx)` / `async_deadline_transport(httpx)`: transports for an
   httpx (or httpx2) client that clamp every socket wait to the running budget, so a hung or
-  dripping server cannot outlive the deadline. Set the SDK's own retries to 0.
+  dripping server cannot outlive the deadline. Set the SDK's own retries to 0, and
+  add `note_retry_after` (`anote_retry_after`) as a response event hook so a server's
+  Retry-After is honoured.
 - `PerLoop`: one async client per event loop, closed when its loop shuts down (a sync
   app's `asyncio.run()` per call leaves no sockets behind); `close_all()` in `close()`.
 
@@ -25,9 +27,11 @@ from ._budget import (
     Budget,
     Limits,
     Verdict,
+    anote_retry_after,
     awith_retries,
     current,
     is_timeout,
+    note_retry_after,
     retry_after,
     with_retries,
 )
@@ -41,11 +45,13 @@ __all__ = [
     "Limits",
     "PerLoop",
     "Verdict",
+    "anote_retry_after",
     "async_deadline_transport",
     "awith_retries",
     "current",
     "deadline_transport",
     "is_timeout",
+    "note_retry_after",
     "retry_after",
     "with_retries",
 ]

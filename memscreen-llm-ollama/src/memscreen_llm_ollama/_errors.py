@@ -18,6 +18,7 @@ from memscreen_llm.errors import (
     ResponseParseError,
     UsageError,
 )
+from memscreen_llm.transport import RETRY, RETRY_STATUSES, Verdict, is_timeout
 
 
 def translate(
@@ -54,6 +55,20 @@ def translate(
             f"Ollama at {url} answered in a shape this client cannot read "
             f"({type(exc).__name__}: {exc})\n  fix: check that {url} is an Ollama server")
     return BackendError(f"Ollama request failed: {type(exc).__name__}: {exc}")
+
+
+def retry_verdict(exc: BaseException) -> Verdict:
+    """Core's retry policy for the ollama client's errors: a connection that fails (or a
+    stream that breaks before its first delta) and HTTP 408/429/5xx are retried (after a
+    Retry-After the client's response hook noted); a timeout means a limit of the call ran
+    out; anything else is final."""
+    if is_timeout(exc):
+        return None
+    if isinstance(exc, ollama.ResponseError):
+        return RETRY if exc.status_code in RETRY_STATUSES else None
+    if isinstance(exc, (ConnectionError, httpx.TransportError)):
+        return RETRY
+    return None
 
 
 def problems(exc: pydantic.ValidationError, limit: int = 3) -> str:

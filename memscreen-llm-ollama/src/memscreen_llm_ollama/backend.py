@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
+import functools
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -29,10 +26,22 @@ from memscreen_llm.errors import (
     StreamInterruptedError,
     UsageError,
 )
+from memscreen_llm.transport import (
+    Budget,
+    Limits,
+    PerLoop,
+    anote_retry_after,
+    async_deadline_transport,
+    awith_retries,
+    deadline_transport,
+    is_timeout,
+    note_retry_after,
+    with_retries,
+)
 from memscreen_llm.types import StreamJoiner
 
 from . import _health, _messages, _ndjson, _truncation
-from ._errors import CLIENT_ERRORS, translate
+from ._errors import CLIENT_ERRORS, retry_verdict, translate
 from .config import OllamaConfig
 
 # memscreen-llm option -> Ollama `options` key
@@ -49,23 +58,35 @@ class OllamaLLM(LLMBase):
         Capability.STREAMING, Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA,
         Capability.EMBEDDINGS, Capability.ASYNC,
     })
-    extra_call_options = frozenset({"think", "keep_alive", "num_ctx", "options", "truncate"})
+    extra_call_options = frozenset({"think", "keep_alive", "num_ctx", "options", "truncate",
+                                    "timeout"})
     config: OllamaConfig
 
     def __init__(self, config: OllamaConfig, identity: BackendIdentity | None = None) -> None:
         super().__init__(config, identity)
+        # Core's deadlines and retries (memscreen_llm.transport): the transport clamps every
+        # socket wait to the call's budget; the response hook notes a Retry-After.
         self._client = ollama.Client(
-            host=config.base_url, timeout=config.timeout, headers=config.http_headers
-        )
-        # An httpx AsyncClient belongs to the event loop it first ran on: one per loop.
-        self._async_clients = _LoopClients(lambda: ollama.AsyncClient(
-            host=config.base_url, timeout=config.timeout, headers=config.http_headers))
+            host=config.base_url, timeout=config.timeout, headers=config.http_headers,
+            transport=deadline_transport(httpx),
+            event_hooks={"response": [note_retry_after]})
+        self._async_clients: PerLoop[ollama.AsyncClient] = PerLoop(
+            lambda: ollama.AsyncClient(
+                host=config.base_url, timeout=config.timeout, headers=config.http_headers,
+                transport=async_deadline_transport(httpx),
+                event_hooks={"response": [anote_retry_after]}),
+            lambda client: client._client.aclose())
         self._limits = _truncation.LimitsCache()  # each model's context window (/api/show)
 
     def close(self) -> None:
         """Close the sync client and every event loop's async client (their sockets)."""
         self._client.close()
-        self._async_clients.close()
+        self._async_clients.close_all()
+
+    def _clock(self, request: ChatRequest | None, *, stream: bool = False) -> Budget:
+        """The call's time budget: the config's limits, with the call's `timeout=`."""
+        limits = Limits.of(self.config, request.options if request else None)
+        return Budget(limits, f"Ollama at {redact_url(self.config.base_url)}", stream=stream)
 
     # --- requests ---
 
@@ -113,29 +134,46 @@ class OllamaLLM(LLMBase):
             self._limits.forget(model or cfg.model)  # /api/show again once it is pulled
         return error
 
-    def _budget(self, request: ChatRequest, params: dict[str, Any]) -> _truncation.Budget:
+    def _context(self, request: ChatRequest, params: dict[str, Any],
+                 clock: Budget) -> _truncation.Budget:
         """The call's context window; raises ContextLengthError for a prompt that cannot fit
-        (takes `truncate` out of params["options"]). Sync: the async twin is _abudget."""
+        (takes `truncate` out of params["options"]). Sync: the async twin is _acontext."""
         truncate = _truncation.opt_in(request.options, params["options"])
         model = params["model"]
-        limits = self._limits.get(model) or self._limits.fetch(self._client, model)
+        limits = self._limits.get(model) or with_retries(
+            clock, functools.partial(self._limits.fetch, self._client, model), retry_verdict)
         return _truncation.Budget.plan(params, limits, truncate)
 
-    async def _abudget(self, request: ChatRequest, params: dict[str, Any]) -> _truncation.Budget:
+    async def _acontext(self, request: ChatRequest, params: dict[str, Any],
+                        clock: Budget) -> _truncation.Budget:
         truncate = _truncation.opt_in(request.options, params["options"])
         model = params["model"]
-        limits = self._limits.get(model) or await self._limits.afetch(self._aclient(), model)
+        limits = self._limits.get(model)
+        if limits is None:
+            fetch = functools.partial(self._limits.afetch, self._aclient(), model)
+            limits = await awith_retries(clock, fetch, retry_verdict)
         return _truncation.Budget.plan(params, limits, truncate)
 
     def _chat(self, request: ChatRequest) -> ChatResult:
         params = self._params(request)
+        clock = self._clock(request)
         try:
-            budget = self._budget(request, params)
-            response = self._client.chat(**params)
+            context = self._context(request, params, clock)
+            response = with_retries(clock, functools.partial(self._client.chat, **params),
+                                    retry_verdict)
         except CLIENT_ERRORS as exc:
-            raise self._error(exc, params["model"]) from exc
-        budget.check(response.prompt_eval_count)
+            raise self._failed(exc, clock, params["model"]) from exc
+        context.check(response.prompt_eval_count)
         return _messages.to_result(response)
+
+    def _failed(self, exc: BaseException, clock: Budget, model: str,
+                joiner: StreamJoiner | None = None) -> Exception:
+        """The typed error for a failed call: a limit that ran out, or what `exc` says."""
+        if is_timeout(exc):
+            return clock.timed_out(partial=joiner.result() if joiner else None)
+        if joiner is not None:
+            return self._interrupted(exc, joiner, model)
+        return self._error(exc, model)
 
     # The stream is the per-token hot path (a 200-token stream must cost at most 1.05x
     # the SDK's own, benchmarks/bench_stream.py). It reads the NDJSON itself through the
@@ -143,25 +181,47 @@ class OllamaLLM(LLMBase):
     # more than that (why, and what keeps it the SDK's behaviour: _ndjson.py); the
     # SDK's stream serves what that path does not take (images, an unknown SDK layout).
 
+    # A stream is opened, up to its first delta, as one attempt of the retry policy (a
+    # stream that breaks before any output is retried); then each delta is read under the
+    # call's budget (first_token_timeout, stream_idle_timeout, timeout).
+
     def _stream(self, request: ChatRequest) -> Iterator[ChatDelta]:
         params = self._params(request)
+        clock = self._clock(request, stream=True)
         joiner = StreamJoiner()
-        http = _ndjson.http_client(self._client, httpx.Client)
         try:
-            budget = self._budget(request, params)
-            body = _ndjson.chat_body(params) if http is not None else None
-            deltas = (_ndjson.stream(http, body, joiner) if body is not None
-                      else self._sdk_stream(params, joiner))
-            with contextlib.closing(deltas):  # type: ignore[type-var]  # generators, both
-                for delta in deltas:
+            context = self._context(request, params, clock)
+            deltas, delta, joiner = with_retries(
+                clock, functools.partial(self._open_stream, params), retry_verdict)
+            try:
+                while delta is not None:
                     if delta.finish_reason is not None:  # the last: was the prompt cut?
-                        budget.check(delta.usage.prompt_tokens if delta.usage else None,
-                                     joiner)
+                        context.check(delta.usage.prompt_tokens if delta.usage else None,
+                                      joiner)
                     yield delta
+                    clock.delta_arrived()
+                    with clock.active():
+                        delta = next(deltas, None)
+            finally:
+                deltas.close()
         except CLIENT_ERRORS as exc:
-            raise self._interrupted(exc, joiner, params["model"]) from exc
+            raise self._failed(exc, clock, params["model"], joiner) from exc
         if not joiner.finished:
             raise self._interrupted(None, joiner, params["model"])
+
+    def _open_stream(self, params: dict[str, Any]
+                     ) -> tuple[Any, ChatDelta | None, StreamJoiner]:
+        """One attempt: the stream's deltas, its first one read (None: it ended at once)."""
+        joiner = StreamJoiner()
+        http = _ndjson.http_client(self._client, httpx.Client)
+        body = _ndjson.chat_body(params) if http is not None else None
+        deltas: Any = (_ndjson.stream(http, body, joiner) if body is not None
+                       else self._sdk_stream(params, joiner))  # generators: closeable
+        try:
+            return deltas, next(deltas, None), joiner
+        except BaseException:
+            deltas.close()
+            raise
 
     def _sdk_stream(self, params: dict[str, Any], joiner: StreamJoiner) -> Iterator[ChatDelta]:
         add, add_text, to_delta = joiner.add, joiner.add_text, _messages.to_delta
@@ -189,58 +249,84 @@ class OllamaLLM(LLMBase):
 
     async def _achat(self, request: ChatRequest) -> ChatResult:
         params = self._params(request)
+        clock = self._clock(request)
         try:
-            budget = await self._abudget(request, params)
-            response = await self._aclient().chat(**params)
+            context = await self._acontext(request, params, clock)
+            response = await awith_retries(
+                clock, functools.partial(self._aclient().chat, **params), retry_verdict)
         except CLIENT_ERRORS as exc:
-            raise self._error(exc, params["model"]) from exc
-        budget.check(response.prompt_eval_count)
+            raise self._failed(exc, clock, params["model"]) from exc
+        context.check(response.prompt_eval_count)
         return _messages.to_result(response)
 
     async def _astream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         params = self._params(request)
+        clock = self._clock(request, stream=True)
+        joiner = StreamJoiner()
+        try:
+            context = await self._acontext(request, params, clock)
+            deltas, delta, joiner = await awith_retries(
+                clock, functools.partial(self._aopen_stream, params), retry_verdict)
+            try:
+                while delta is not None:
+                    if delta.finish_reason is not None:  # the last: was the prompt cut?
+                        context.check(delta.usage.prompt_tokens if delta.usage else None,
+                                      joiner)
+                    yield delta
+                    clock.delta_arrived()
+                    with clock.active():
+                        delta = await anext(deltas, None)
+            finally:
+                await deltas.aclose()
+        except CLIENT_ERRORS as exc:
+            raise self._failed(exc, clock, params["model"], joiner) from exc
+        if not joiner.finished:
+            raise self._interrupted(None, joiner, params["model"])
+
+    async def _aopen_stream(self, params: dict[str, Any]
+                            ) -> tuple[Any, ChatDelta | None, StreamJoiner]:
         joiner = StreamJoiner()
         client = self._aclient()
         http = _ndjson.http_client(client, httpx.AsyncClient)
+        body = _ndjson.chat_body(params) if http is not None else None
+        deltas: Any = (_ndjson.astream(http, body, joiner) if body is not None
+                       else self._sdk_astream(client, params, joiner))
         try:
-            budget = await self._abudget(request, params)
-            body = _ndjson.chat_body(params) if http is not None else None
-            if body is not None:
-                async for delta in _ndjson.astream(http, body, joiner):
-                    if delta.finish_reason is not None:  # the last: was the prompt cut?
-                        budget.check(delta.usage.prompt_tokens if delta.usage else None,
-                                     joiner)
-                    yield delta
+            return deltas, await anext(deltas, None), joiner
+        except BaseException:
+            await deltas.aclose()
+            raise
+
+    async def _sdk_astream(self, client: ollama.AsyncClient, params: dict[str, Any],
+                           joiner: StreamJoiner) -> AsyncIterator[ChatDelta]:
+        add, add_text, to_delta = joiner.add, joiner.add_text, _messages.to_delta
+        async for chunk in await client.chat(**params, stream=True):
+            message = chunk.message
+            if chunk.done or message.tool_calls is not None:
+                yield add(to_delta(chunk, joiner))
             else:
-                add, add_text, to_delta = joiner.add, joiner.add_text, _messages.to_delta
-                async for chunk in await client.chat(**params, stream=True):
-                    message = chunk.message
-                    if chunk.done:
-                        budget.check(chunk.prompt_eval_count, joiner)
-                    if chunk.done or message.tool_calls is not None:
-                        yield add(to_delta(chunk, joiner))
-                    else:
-                        yield add_text(message.content, message.thinking)
-        except CLIENT_ERRORS as exc:
-            raise self._interrupted(exc, joiner, params["model"]) from exc
-        if not joiner.finished:
-            raise self._interrupted(None, joiner, params["model"])
+                yield add_text(message.content, message.thinking)
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         model = self.config.embedding_model or self.config.model or ""
         # Ollama cuts a text longer than the model's context unless told not to.
         truncate = bool((self.config.options or {}).get("truncate", False))
+        clock = self._clock(None)
+        embed = functools.partial(self._client.embed, model=model, input=texts,
+                                  truncate=truncate)
         try:
             try:
-                response = self._client.embed(model=model, input=texts, truncate=truncate)
+                response = with_retries(clock, embed, retry_verdict)
             except ollama.ResponseError as exc:
                 if not _truncation.embed_too_long(exc):
                     raise
-                limits = self._limits.get(model) or self._limits.fetch(self._client, model)
+                limits = self._limits.get(model) or with_retries(
+                    clock, functools.partial(self._limits.fetch, self._client, model),
+                    retry_verdict)
                 raise _truncation.embed_error(limits, texts) from exc
             vectors = [list(map(float, vector)) for vector in response.embeddings]
         except CLIENT_ERRORS as exc:
-            raise self._error(exc, model) from exc
+            raise self._failed(exc, clock, model) from exc
         if len(vectors) != len(texts):
             raise ResponseParseError(f"Ollama at {redact_url(self.config.base_url)} answered "
                                      f"{len(vectors)} embeddings for {len(texts)} texts")
@@ -249,87 +335,6 @@ class OllamaLLM(LLMBase):
     def _health(self) -> HealthReport:
         return _health.check(self._client, self.config, self.backend_name,
                              self.identity.compose_hint)
-
-
-class _LoopClients:
-    """The async clients of one backend, one per event loop, each closed with its loop.
-
-    `asyncio.run()` (and asyncio.Runner, pytest-asyncio, anyio) finalize a loop's async
-    generators before closing it: a parked one per client closes the client then, while
-    its loop still runs. A loop closed without that (`loop.close()` alone) leaves its
-    client to the next `get()` or `close()`, which shuts its sockets directly.
-    """
-
-    def __init__(self, make: Callable[[], ollama.AsyncClient]) -> None:
-        self._make = make
-        self._clients: dict[asyncio.AbstractEventLoop, tuple[ollama.AsyncClient, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self) -> ollama.AsyncClient:
-        loop = asyncio.get_running_loop()
-        entry = self._clients.get(loop)
-        if entry is not None:
-            return entry[0]
-        self._close_where(lambda other: other.is_closed())
-        client = self._make()
-        keeper = self._keep(loop, client)
-        with contextlib.suppress(StopIteration):  # runs to its `yield`: now the loop's
-            keeper.asend(None).send(None)
-        with self._lock:
-            self._clients[loop] = (client, keeper)
-        return client
-
-    async def _keep(self, loop: asyncio.AbstractEventLoop,
-                    client: ollama.AsyncClient) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._clients.pop(loop, None)
-            if not loop.is_closed():  # the loop shuts down (or close() sent us here)
-                await client.close()
-
-    def close(self) -> None:
-        self._close_where(lambda loop: True)
-
-    def _close_where(self, which: Callable[[asyncio.AbstractEventLoop], bool]) -> None:
-        with self._lock:
-            entries = [(loop, *entry) for loop, entry in self._clients.items() if which(loop)]
-        for loop, client, keeper in entries:
-            if loop.is_running():  # in its own thread, or another one: close it there
-                asyncio.run_coroutine_threadsafe(_aclose(keeper), loop)
-                continue
-            if not loop.is_closed():
-                try:
-                    loop.run_until_complete(_aclose(keeper))
-                    continue
-                except RuntimeError:  # another loop runs in this thread
-                    pass
-            with contextlib.suppress(StopIteration, RuntimeError):  # ends without awaiting
-                keeper.aclose().send(None)
-            with self._lock:
-                self._clients.pop(loop, None)
-            _shut_sockets(client)
-
-
-async def _aclose(keeper: AsyncGenerator[None, None]) -> None:
-    await keeper.aclose()
-
-
-def _shut_sockets(client: ollama.AsyncClient) -> None:
-    """Close the sockets of an async client whose event loop is gone (httpx cannot: its
-    close needs that loop). Best effort through httpx/httpcore internals; else the
-    garbage collector closes them later."""
-    pool = getattr(getattr(getattr(client, "_client", None), "_transport", None), "_pool", None)
-    for connection in list(getattr(pool, "_connections", None) or ()):
-        stream = getattr(getattr(connection, "_connection", None), "_network_stream", None)
-        try:
-            sock = stream.get_extra_info("socket") if stream is not None else None
-        except Exception:  # a transport gone in any way: nothing to close
-            continue
-        sock = getattr(sock, "_sock", sock)  # asyncio wraps it in a TransportSocket
-        if isinstance(sock, socket.socket):
-            sock.close()
 
 
 __all__ = ["OllamaLLM"]

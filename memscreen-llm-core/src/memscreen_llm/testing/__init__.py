@@ -10,6 +10,9 @@
             return create_llm("mine", base_url=my_server.url, model="tiny")
 
 Every check that needs a capability the backend does not declare is skipped, saying so.
+`FaultContract` (set `backend` and `protocol`) drives the backend through every fault of
+the loopback `FaultServer` (`memscreen_llm.testing.faults`): deadlines, retries, typed
+errors, partial streams, sockets and secrets.
 
 Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env(monkeypatch)`
 (and the `memscreen_clean_env` fixture), `run_cli(*args)` (the CLI in a fresh interpreter,
@@ -32,6 +35,7 @@ from ._compose import (
 )
 from ._contract import BackendContract
 from ._env import ENV_PREFIXES, clean_env, imported_by_discovery, run_cli
+from ._fault_contract import FaultContract
 from ._parsers import write_parser_plugin
 from ._ports import free_port
 from ._real_model import RealModelContract
@@ -53,6 +57,7 @@ __all__ = [
     "BackendContract",
     "ComposeUnavailable",
     "Fault",
+    "FaultContract",
     "FaultServer",
     "RealModelContract",
     "RecordedRequest",
