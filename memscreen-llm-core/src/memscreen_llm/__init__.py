@@ -25,7 +25,8 @@ _WHERE = {
         ("Capability", "ChatDelta", "ChatRequest", "ChatResult", "HealthCheck", "HealthReport",
          "StreamJoiner", "ToolCall", "Usage", "join_deltas", "new_tool_call_id"), "types"),
     **dict.fromkeys(
-        ("BackendError", "BackendUnavailableError", "CapabilityError", "ConfigError",
+        ("BackendError", "BackendOverloadedError", "BackendUnavailableError",
+         "CapabilityError", "ConfigError",
          "ContextLengthError", "MemscreenLLMError", "ModelNotFoundError", "PluginLoadError",
          "RequestTimeoutError", "ResponseParseError", "StreamInterruptedError",
          "UnknownBackendError", "UsageError"),
@@ -36,6 +37,7 @@ __all__ = [
     "API_VERSION",
     "BackendError",
     "BackendIdentity",
+    "BackendOverloadedError",
     "BackendSpec",
     "BackendUnavailableError",
     "BaseLlmConfig",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:
     from .config import BaseLlmConfig, setting
     from .errors import (
         BackendError,
+        BackendOverloadedError,
         BackendUnavailableError,
         CapabilityError,
         ConfigError,

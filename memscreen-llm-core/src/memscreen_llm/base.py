@@ -7,6 +7,8 @@ import difflib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+import attrs
+
 from ._options import fold_options
 from ._urls import guard_http_logs
 from .config import BaseLlmConfig
@@ -94,9 +96,9 @@ class LLMBase(abc.ABC):
     def chat(self, messages: Messages, *, tools: Tools | None = None,
              tool_choice: ToolChoice = "auto", response_format: Format | None = None,
              **options: Any) -> ChatResult:
-        """One chat turn."""
-        return self._chat(self.build_request(messages, tools, tool_choice, response_format,
-                                             options))
+        """One chat turn; the result names the backend that answered (`backend`)."""
+        return self._answered(self._chat(self.build_request(messages, tools, tool_choice,
+                                                            response_format, options)))
 
     def stream(self, messages: Messages, *, tools: Tools | None = None,
                tool_choice: ToolChoice = "auto", response_format: Format | None = None,
@@ -111,8 +113,8 @@ class LLMBase(abc.ABC):
                     **options: Any) -> ChatResult:
         """`chat` for asyncio."""
         self._require(Capability.ASYNC)
-        return await self._achat(self.build_request(messages, tools, tool_choice,
-                                                    response_format, options))
+        return self._answered(await self._achat(self.build_request(
+            messages, tools, tool_choice, response_format, options)))
 
     def astream(self, messages: Messages, *, tools: Tools | None = None,
                 tool_choice: ToolChoice = "auto", response_format: Format | None = None,
@@ -169,6 +171,12 @@ class LLMBase(abc.ABC):
 
     @abc.abstractmethod
     def _health(self) -> HealthReport: ...
+
+    def _answered(self, result: ChatResult) -> ChatResult:
+        """`result` with `backend` set to this backend's name, unless it names one."""
+        if result.backend is not None:
+            return result
+        return attrs.evolve(result, backend=self.backend_name)
 
     # --- shared checks ---
 

@@ -104,6 +104,26 @@ class BackendUnavailableError(BackendError):
         super().__init__(msg)
 
 
+class BackendOverloadedError(BackendError):
+    """The engine (or the router in front of it) refused the call for load: HTTP 429 or
+    503, still so after the call's own retries. `status` is the HTTP status, `retry_after`
+    the server's Retry-After in seconds (None if it sent none)."""
+
+    def __init__(self, where: str, status: int, message: str = "",
+                 retry_after: float | None = None) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        what = "too many requests" if status == 429 else "overloaded or out of workers"
+        msg = f"{where} answered HTTP {status} ({what})"
+        if message:
+            msg += f": {message}"
+        if retry_after is not None:
+            msg += f"; it asks to retry after {retry_after:g} s"
+        super().__init__(
+            f"{msg}\n  fix: retry later, raise max_retries/timeout, add replicas behind a "
+            "router (docs/SCALING.md), or set fallbacks so another backend answers")
+
+
 class ModelNotFoundError(BackendError):
     """The engine does not have the requested model."""
 

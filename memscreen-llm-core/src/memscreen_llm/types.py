@@ -92,6 +92,9 @@ class ChatResult:
     finish_reason: str | None = None
     usage: Usage | None = None
     model: str | None = None
+    # The backend that answered (its registered name; with fallbacks, the one that did).
+    # Not compared: where an answer came from is not part of the answer.
+    backend: str | None = attrs.field(default=None, eq=False)
 
     def to_memscreen(self, tools_given: bool) -> str | dict[str, Any]:
         """What MemScreen/mem0 `generate_response` returns: text, or a dict if tools were given."""

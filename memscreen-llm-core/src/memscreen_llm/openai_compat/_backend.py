@@ -197,7 +197,7 @@ class OpenAICompatLLM(LLMBase):
             if isinstance(op, Embed):
                 return client.embeddings.create(model=op.model, input=op.texts,
                                                 encoding_format="float")
-            return client.models.list().data
+            return _model_items(client.models.list())
 
     async def _ado(self, op: Op) -> Any:
         client = await self._async_clients.get()
@@ -218,7 +218,7 @@ class OpenAICompatLLM(LLMBase):
             if isinstance(op, Embed):
                 return await client.embeddings.create(model=op.model, input=op.texts,
                                                       encoding_format="float")
-            return (await client.models.list()).data
+            return _model_items(await client.models.list())
 
     @contextlib.contextmanager
     def _decoding(self) -> Iterator[None]:
@@ -475,6 +475,20 @@ def _http_library(client_class: type) -> Any:
     raise RuntimeError(f"{client_class} is not an httpx client")
 
 
+def _model_items(page: Any) -> list[Any]:
+    """The models of a GET /v1/models answer: OpenAI's `{"data": [...]}`, or a router's
+    `{"models": [...]}` (vllm-router with --enable-igw), whose items may be bare names."""
+    data = getattr(page, "data", None)
+    if data is None:
+        data = (getattr(page, "model_extra", None) or {}).get("models")
+    return list(data) if isinstance(data, list) else []
+
+
 def _served(item: Any) -> ServedModel:
-    length = getattr(item, "max_model_len", None)
-    return ServedModel(str(item.id), length if isinstance(length, int) else None)
+    if isinstance(item, str):  # a bare model name
+        return ServedModel(item)
+    if isinstance(item, dict):
+        name, length = item.get("id") or item.get("name"), item.get("max_model_len")
+    else:
+        name, length = item.id, getattr(item, "max_model_len", None)
+    return ServedModel(str(name), length if isinstance(length, int) else None)

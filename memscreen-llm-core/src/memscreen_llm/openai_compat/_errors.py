@@ -7,6 +7,7 @@ import openai
 from .._budget import RETRY, RETRY_STATUSES, Verdict, is_timeout, retry_after
 from ..errors import (
     BackendError,
+    BackendOverloadedError,
     BackendUnavailableError,
     MemscreenLLMError,
     ModelNotFoundError,
@@ -15,6 +16,8 @@ from ..specs import BackendIdentity
 
 # What the client raises for a server that fails; anything else is a bug and propagates.
 CLIENT_ERRORS = (openai.APIError,)
+# Refusals for load (too many requests; overloaded, or a router with no healthy worker).
+OVERLOADED_STATUSES = frozenset({429, 503})
 
 
 def server_message(exc: openai.APIStatusError) -> str:
@@ -77,4 +80,14 @@ def translate(
             model, available=served,
             fix=f"set model (env {identity.env('model')}) to a served one, or serve {model} "
             "on the server")
+    if exc.status_code in OVERLOADED_STATUSES:  # still so after the call's retries
+        return BackendOverloadedError(f"{engine} at {url}", exc.status_code, message,
+                                      retry_after=_retry_after(exc))
     return BackendError(f"{engine} at {url} answered HTTP {exc.status_code}: {message}")
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    """The Retry-After of the answer that ended the call, in seconds (None: none sent)."""
+    from .._budget import retry_after
+
+    return retry_after(exc.response.headers)
