@@ -65,7 +65,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy: strict on core, the plugins against it."""
     _install_editable(session, [*ALL_DISTS, *EXAMPLE_DISTS])
-    session.install("mypy", "pytest")
+    session.install("mypy", "pytest", "opentelemetry-api>=1.27", "matplotlib>=3.7")  # core's extras
     session.run("mypy", "--strict", "memscreen-llm-core/src")
     for name in PACKAGES[1:]:
         session.run("mypy", f"{STACKS[name][-1]}/src")
@@ -91,6 +91,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: CLI startup against bare Python, and the backends against raw clients."""
     _install_editable(session, ALL_DISTS)
     session.install("pytest>=8")  # the engine kits (memscreen_llm_*.testing) need core's kit
+    session.install("opentelemetry-sdk>=1.27")  # bench_otel.py: the SDK and in-memory exporter
     session.run("python", "benchmarks/bench_startup.py", *session.posargs)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         if script.name != "bench_startup.py":

@@ -21,7 +21,7 @@ import time
 
 TARGET_MS = 60.0
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-SDKS = ("openai", "ollama", "httpx", "vllm", "torch")
+SDKS = ("openai", "ollama", "httpx", "vllm", "torch", "opentelemetry", "matplotlib")
 
 
 def median_ms(command: list[str], runs: int) -> float:
