@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ._report import table
+from ._report import table, workload_line
 from ._runner import BenchRun
 
 FORMATS = (".png", ".html", ".htm")
@@ -100,5 +100,6 @@ def _figure(rows: list[dict[str, Any]], run: BenchRun) -> Any:
         ax.set_xticks(levels, [str(level) for level in levels])
         ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
-    figure.suptitle("memscreen-llm bench: " + ", ".join(backends))
+    figure.suptitle(f"memscreen-llm bench: {', '.join(backends)}\n{workload_line(run)}",
+                    fontsize="medium")
     return figure

@@ -180,7 +180,7 @@ class _Progress:
     def add(self, level: Level, record: RequestRecord) -> None:
         if level is not self.level:
             self._finish()
-            self.level, self.started, self.failed = level, time.perf_counter(), 0
+            self.level, self.started, self.failed = level, record.started, 0
         self.failed += not record.ok
         now = time.perf_counter()
         done = len(level.records)
