@@ -58,11 +58,12 @@ def test_a_stream_frozen_mid_way_ends_at_its_idle_limit_with_the_partial_text(
     llm = create_llm("vllm", base_url=frozen.base_url, model=MODEL, temperature=0.0,
                      max_tokens=400, stream_idle_timeout=2, timeout=60)
     received: list[str] = []
+    frozen_at = 0.0
     with pytest.raises(RequestTimeoutError) as err:
         for delta in llm.stream(MESSAGES, extra_body={"ignore_eos": True}):
             if delta.content:
                 received.append(delta.content)
-            if len(received) == 3:
+            if len(received) == 3 and not frozen_at:
                 _freeze(frozen)
                 frozen_at = time.monotonic()
     spent = time.monotonic() - frozen_at

@@ -1,0 +1,74 @@
+"""A real Ollama server frozen with SIGSTOP: every call ends at its deadline, typed.
+
+A stopped process still completes TCP handshakes (the kernel answers for it), so the
+request goes out and no answer comes: the hung engine an app meets. The shared server is
+frozen for a few seconds per test and thawed after. (Killed mid-stream:
+test_real_server.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from memscreen_llm import ChatResult, RequestTimeoutError, create_llm
+from memscreen_llm.testing.faults import open_sockets
+from memscreen_llm_ollama.testing import OllamaServer
+
+MESSAGES = [{"role": "user", "content": "Tell me about the sea."}]
+SLACK = 1.0  # the issue's bound: no call outlives its deadline by more than this
+
+
+@pytest.fixture
+def frozen(server: OllamaServer) -> Iterator[OllamaServer]:
+    """The shared server, thawed whatever the test did."""
+    yield server
+    os.killpg(server.pid, signal.SIGCONT)
+
+
+def _freeze(server: OllamaServer) -> None:
+    os.killpg(server.pid, signal.SIGSTOP)
+
+
+def test_a_frozen_server_times_out_at_the_call_deadline(frozen: OllamaServer) -> None:
+    llm = create_llm("ollama", base_url=frozen.base_url, model="tiny", timeout=3)
+    llm.chat(MESSAGES, max_tokens=2)  # warm: the model is loaded, the window known
+    before = open_sockets()
+    _freeze(frozen)
+    for call in (lambda: llm.chat(MESSAGES), lambda: list(llm.stream(MESSAGES)),
+                 lambda: asyncio.run(llm.achat(MESSAGES))):
+        started = time.monotonic()
+        with pytest.raises(RequestTimeoutError) as err:
+            call()
+        spent = time.monotonic() - started
+        assert 3 - 0.05 <= spent <= 3 + SLACK, spent
+        assert err.value.limit == "timeout" and "timed out" in str(err.value)
+    llm.close()
+    assert open_sockets() <= before
+
+
+def test_a_stream_frozen_mid_way_ends_at_its_idle_limit_with_the_partial_text(
+        frozen: OllamaServer) -> None:
+    llm = create_llm("ollama", base_url=frozen.base_url, model="tiny", temperature=1.0,
+                     max_tokens=400, stream_idle_timeout=2, timeout=60)
+    received: list[str] = []
+    frozen_at = 0.0
+    with pytest.raises(RequestTimeoutError) as err:
+        for delta in llm.stream(MESSAGES):
+            if delta.content:
+                received.append(delta.content)
+            if len(received) == 3 and not frozen_at:
+                _freeze(frozen)
+                frozen_at = time.monotonic()
+    spent = time.monotonic() - frozen_at
+    assert 2 - 0.05 <= spent <= 2 + SLACK, spent
+    assert err.value.limit == "stream_idle_timeout"
+    partial = err.value.partial
+    assert isinstance(partial, ChatResult)
+    assert (partial.content or "").startswith("".join(received))
+    llm.close()
