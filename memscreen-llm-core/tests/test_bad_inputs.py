@@ -63,3 +63,14 @@ def test_per_call_options_get_the_configs_checks(
 def test_bad_config_values(echo: LLMBase, fields: dict[str, object], needle: str) -> None:
     with pytest.raises(ConfigError, match=needle):
         create_llm("echo", **fields)
+
+
+@pytest.mark.parametrize(("tool", "needle"), [
+    (5, "must be an OpenAI tool"),
+    ({"type": "function", "function": {"name": 123}}, "name must be a string, got int"),
+    ({"type": "function", "function": {"name": "f", "parameters": "x"}},
+     "parameters must be a JSON schema object, got str"),
+])
+def test_bad_tools(echo: LLMBase, tool: object, needle: str) -> None:
+    with pytest.raises(UsageError, match=needle):
+        echo.chat([{"role": "user", "content": "x"}], tools=[tool])  # type: ignore[list-item]

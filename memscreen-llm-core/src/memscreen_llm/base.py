@@ -267,13 +267,18 @@ def _check_text(where: str, text: str) -> None:
 
 
 def _check_tools(tools: Tools) -> None:
+    shape = "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
     for index, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, Mapping) else None
         if not isinstance(function, Mapping) or not function.get("name"):
-            raise UsageError(
-                f"tools[{index}] must be an OpenAI tool: "
-                "{'type': 'function', 'function': {'name': ..., 'parameters': {...}}}"
-            )
+            raise UsageError(f"tools[{index}] must be an OpenAI tool: {shape}")
+        if not isinstance(function["name"], str):
+            raise UsageError(f"tools[{index}].function.name must be a string, got "
+                             f"{type(function['name']).__name__}")
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise UsageError(f"tools[{index}].function.parameters must be a JSON schema "
+                             f"object, got {type(parameters).__name__}: {shape}")
 
 
 def _check_response_format(response_format: Mapping[str, Any]) -> str:
