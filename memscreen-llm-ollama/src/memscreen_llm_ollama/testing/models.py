@@ -43,9 +43,12 @@ You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>
 {{ end }}<|im_start|>assistant
 """
 # num_thread 1: two threads on a 2-core machine made latency jumpy; the stop token ends
-# each answer (SmolLM2's end of turn).
+# each answer (SmolLM2's end of turn); repeat_penalty 1.0: Ollama's default 1.1 applies
+# even at temperature 0 and vLLM applies none, so without it the two engines answer
+# differently (with it they answered the demo's prompts token for token alike).
 REAL_PARAMETERS: dict[str, Any] = {
     "num_thread": 1,
+    "repeat_penalty": 1.0,
     "num_ctx": 1024,
     "stop": ["<|im_end|>"],
 }
