@@ -66,6 +66,11 @@ def _figure(rows: list[dict[str, Any]], run: BenchRun) -> Any:
         (axes[0][1], "e2el_ms", "end-to-end latency (ms)"),
     )
     for ax, key, title in panels:
+        values = [row[key][stat] for row in rows for stat, _ in _STYLES
+                  if row[key][stat] is not None and row[key][stat] > 0]
+        if values and max(values) > 20 * min(values):  # backends decades apart: log scale
+            ax.set_yscale("log")
+            title = title.replace("(ms)", "(ms, log scale)")
         ax.set_title(title)
         drawn = False
         for name in backends:
@@ -98,7 +103,8 @@ def _figure(rows: list[dict[str, Any]], run: BenchRun) -> Any:
         if levels and levels[-1] >= 8 * levels[0]:
             ax.set_xscale("log", base=2)
         ax.set_xticks(levels, [str(level) for level in levels])
-        ax.set_ylim(bottom=0)
+        if ax.get_yscale() == "linear":
+            ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
     figure.suptitle(f"memscreen-llm bench: {', '.join(backends)}\n{workload_line(run)}",
                     fontsize="medium")
