@@ -7,7 +7,8 @@ vllm imported, the model directory, the context length.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from memscreen_llm import BackendIdentity, HealthCheck, HealthReport
 from memscreen_llm.config import redact_url
@@ -20,14 +21,62 @@ from .config import VllmConfig
 def server_report(
     identity: BackendIdentity, config: VllmConfig, health_status: int | str,
     served: Sequence[ServedModel] | MemscreenLLMError,
+    workers: Sequence[Mapping[str, Any]] | None = None,
 ) -> HealthReport:
     """`health_status`: GET /health's HTTP status, or the transport error's name;
-    `served`: GET /v1/models' answer, or the error listing it."""
-    server = _server(identity, redact_url(config.server_root), health_status)
-    checks = [server]
+    `served`: GET /v1/models' answer, or the error listing it; `workers`: a router's
+    GET /workers list (None: not a router, a vLLM server itself)."""
+    root = redact_url(config.server_root)
+    if workers is not None:
+        checks = _router(root, health_status, workers)
+        server = checks[0]
+    else:
+        server = _server(identity, root, health_status)
+        checks = [server]
     if server.ok:
         checks += _model_and_context(identity, config, served)
     return HealthReport(identity.name, checks)
+
+
+def is_router_listing(answer: Any) -> bool:
+    """Whether GET /workers answered as vllm-router does: {"workers": [{"url": ...}]}."""
+    items = answer.get("workers") if isinstance(answer, dict) else None
+    return isinstance(items, list) and all(
+        isinstance(item, dict) and isinstance(item.get("url"), str) for item in items)
+
+
+def _router(root: str, status: int | str,
+            workers: Sequence[Mapping[str, Any]]) -> list[HealthCheck]:
+    """The router (its /health: 503 while any worker is out) and each worker as the
+    router sees it (its own health checks of the worker's /health)."""
+    healthy = [w for w in workers if w.get("is_healthy") is True]
+    said = "answers" if status == 200 else f"answered HTTP {status}" if isinstance(
+        status, int) else f"failed ({status})"
+    detail = (f"router at {root} ({len(healthy)} of {len(workers)} workers healthy; its "
+              f"/health {said})")
+    if not workers:
+        router = HealthCheck("server", False, detail, fix=(
+            "give the router its workers (vllm-router --worker-urls URL ..., or POST "
+            "/workers with --enable-igw)"))
+    elif not healthy:
+        router = HealthCheck("server", False, detail, fix=(
+            "no worker is healthy: start the vLLM replicas (see the router's log for why "
+            "each is out)"))
+    else:
+        router = HealthCheck("server", True, detail)
+    checks = [router]
+    for number, worker in enumerate(workers, 1):
+        url = redact_url(str(worker["url"]))
+        extra = "".join(f", {key} {worker[key]}" for key in ("model_id", "load")
+                        if worker.get(key) not in (None, "unknown", -1))
+        if worker.get("is_healthy") is True:
+            checks.append(HealthCheck(f"worker {number}", True, f"{url} healthy{extra}"))
+        else:
+            checks.append(HealthCheck(
+                f"worker {number}", False, f"{url} unhealthy (the router sends it nothing)"
+                f"{extra}", fix="see that replica's log; the router takes it back once its "
+                "/health answers (in seconds with the health-check flags in docs/SCALING.md)"))
+    return checks
 
 
 def _server(identity: BackendIdentity, root: str, status: int | str) -> HealthCheck:

@@ -13,8 +13,9 @@ from typing import Any
 from memscreen_llm import ChatRequest, ResponseParseError
 from memscreen_llm.openai_compat import CALL_OPTIONS as OPENAI_CALL_OPTIONS
 
-# Per-call options both modes take beyond core's common ones.
-CALL_OPTIONS = OPENAI_CALL_OPTIONS | {"structured_outputs", "skip_special_tokens"}
+# Per-call options both modes take beyond core's common ones (session_id: the server's
+# router reads it; offline it has nothing to route, so it is not used).
+CALL_OPTIONS = OPENAI_CALL_OPTIONS | {"structured_outputs", "skip_special_tokens", "session_id"}
 
 
 def vllm_body(request: ChatRequest) -> dict[str, Any]:

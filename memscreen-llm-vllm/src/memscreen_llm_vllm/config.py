@@ -25,6 +25,9 @@ from memscreen_llm.config import (
 MODES = ("server", "offline")
 DEFAULT_BASE_URL = "http://localhost:8000/v1"
 API_PATH = "/v1"
+# The header vllm-router reads session affinity from (the first of several it looks at).
+SESSION_HEADER = "X-Session-ID"
+MAX_SESSION_ID = 256
 
 
 def api_url(url: str) -> str:
@@ -43,6 +46,18 @@ def _stop(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
         return
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
         raise TypeError(f"{field.name} must be a list of non-empty strings, e.g. ['\\n\\n']")
+
+
+def _header_value(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
+    """A value that can travel as an HTTP header: printable ASCII, not blank."""
+    string(optional=True)(_inst, field, value)
+    if value is None:
+        return
+    if not value.strip() or not (value.isascii() and value.isprintable()):
+        raise ValueError(f"{field.name} must be printable ASCII text, not blank (it is sent "
+                         "as an HTTP header), e.g. a conversation id")
+    if len(value) > MAX_SESSION_ID:
+        raise ValueError(f"{field.name} is {len(value)} characters; at most {MAX_SESSION_ID}")
 
 
 def _parser_name(_inst: Any, field: attrs.Attribute[Any], value: Any) -> None:
@@ -76,6 +91,12 @@ class VllmConfig(BaseLlmConfig):
         None, validator=string(optional=True), env=("MEMSCREEN_VLLM_LLM_MODEL",),
         help="served model name (server: unset = the server's only model) or, offline, "
         "a Hugging Face id or local model directory",
+    )
+    session_id: str | None = setting(
+        None, validator=_header_value,
+        help=f"sent as the {SESSION_HEADER} header, so a router in front of several vLLM "
+        "replicas (vllm-router --policy consistent_hash or sticky_least_loaded) keeps a "
+        "conversation on the replica holding its prefix cache; per call: session_id=...",
     )
     repetition_penalty: float | None = setting(
         None, validator=number(min=0, min_exclusive=True, optional=True),

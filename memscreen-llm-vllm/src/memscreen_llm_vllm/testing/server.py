@@ -138,6 +138,28 @@ def _http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def start_all(servers: Sequence[VllmServer]) -> None:
+    """Start `servers` at once, one thread each (two replicas take about the time of
+    one); if one fails, the others are stopped and its error raised."""
+    errors: list[BaseException] = []
+
+    def start(server: VllmServer) -> None:
+        try:
+            server.start()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,), daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        for server in servers:
+            server.stop(timeout=5.0)
+        raise errors[0]
+
+
 class VllmServer:
     """A vLLM OpenAI-compatible server subprocess; use as a context manager."""
 
@@ -278,6 +300,17 @@ class VllmServer:
 
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def restart(self: _Server) -> _Server:
+        """Start again, on the same port, after `stop()` or `kill()` (a router in front
+        knows a worker by its URL)."""
+        with self._lock:
+            if self.is_running():
+                raise RuntimeError("server still running: stop() or kill() it first")
+            if self._proc is not None:
+                atexit.unregister(self.stop)
+            self._proc, self._stopped = None, False
+        return self.start()
 
     def log_tail(self, lines: int = 40) -> str:
         return _tail(self.log_path, lines)
