@@ -77,7 +77,16 @@ def test_config_show_and_compose_from_the_cli() -> None:
     fp8 = cli("compose", "step35", "--variant", "fp8")
     assert fp8.returncode == 0 and "Step-3.5-Flash-FP8" in fp8.stdout
     bad = cli("compose", "step35", "--variant", "int4")
-    assert bad.returncode == 2 and "variants: default, fp8" in bad.stderr
+    assert bad.returncode == 2
+    assert "variants: default, fp8, multihost, replicas, worker" in bad.stderr
+
+
+def test_the_preset_takes_a_session_id_for_a_router_in_front() -> None:
+    """step35 is vLLM's backend: `session_id` (the X-Session-ID header) is its too."""
+    env = {"MEMSCREEN_STEP35_SESSION_ID": "chat-7"}
+    resolved = resolve_config("step35", env=env)
+    assert resolved.config.session_id == "chat-7"  # type: ignore[attr-defined]
+    assert resolved.sources["session_id"] == "env MEMSCREEN_STEP35_SESSION_ID"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])

@@ -28,7 +28,7 @@ def test_compose_default_and_cpu_variants() -> None:
         text = fh.read()
     assert "vllm/vllm-openai-cpu:v" in text and "nvidia" not in text
     bad = run_cli("compose", "vllm", "--variant", "tpu")
-    assert bad.returncode == 2 and "variants: cpu, default" in bad.stderr
+    assert bad.returncode == 2 and "variants: cpu, default, router" in bad.stderr
 
 
 def test_doctor_against_the_real_server(server: VllmServer) -> None:

@@ -26,6 +26,11 @@ def register_backends(register: Callable[[BackendSpec], None]) -> None:
         compose_files={
             "default": "memscreen_llm_step35:compose/docker-compose.step35flash.yml",
             "fp8": "memscreen_llm_step35:compose/docker-compose.step35flash.fp8.yml",
+            # scaling out behind vllm-router (docs/SCALING.md): two replicas on one 8-GPU
+            # box; or the router alone (multihost) and one replica per 4-GPU host (worker)
+            "replicas": "memscreen_llm_step35:compose/docker-compose.step35flash.replicas.yml",
+            "multihost": "memscreen_llm_step35:compose/docker-compose.step35flash.multihost.yml",
+            "worker": "memscreen_llm_step35:compose/docker-compose.step35flash.worker.yml",
         },
     ))
 

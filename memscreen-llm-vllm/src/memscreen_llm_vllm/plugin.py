@@ -22,5 +22,7 @@ def register_backends(register: Callable[[BackendSpec], None]) -> None:
         compose_files={
             "default": "memscreen_llm_vllm:compose/docker-compose.vllm.yml",
             "cpu": "memscreen_llm_vllm:compose/docker-compose.vllm.cpu.yml",
+            # replicas (one GPU each) behind vllm-router: docs/SCALING.md
+            "router": "memscreen_llm_vllm:compose/docker-compose.vllm.router.yml",
         },
     ))

@@ -43,6 +43,8 @@ CACHE_ENV = "MEMSCREEN_LLM_ENGINE_CACHE"
 # that interpolation succeeds; pass `env=` for others.
 CHECK_ENV: Mapping[str, str] = {
     "MODEL": "org/some-model", "HF_TOKEN": "hf_dummy", "VLLM_API_KEY": "dummy",
+    # replicas on several hosts: the router's workers, and a worker's private address
+    "WORKER_URLS": "http://10.0.0.11:8001 http://10.0.0.12:8001", "WORKER_BIND": "10.0.0.11",
 }
 
 # Read at import too: test suites often clear MEMSCREEN_* variables before each test.
