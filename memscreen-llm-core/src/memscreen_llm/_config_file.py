@@ -19,7 +19,7 @@ else:
 
 ENV_CONFIG = "MEMSCREEN_LLM_CONFIG"
 DEFAULT_FILE = "memscreen-llm.toml"
-_LLM_KEYS = ("backend",)
+_LLM_KEYS = ("backend", "fallbacks", "fallback_cooldown")
 
 
 @attrs.frozen
@@ -27,6 +27,8 @@ class ConfigFile:
     path: Path | None
     backend: str | None = None
     tables: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    fallbacks: tuple[str, ...] | None = None  # [llm] fallbacks = ["ollama"]
+    fallback_cooldown: float | None = None  # [llm] fallback_cooldown = 30
 
     def label(self, table: str | None = None) -> str:
         where = f"file {self.path}"
@@ -90,9 +92,12 @@ def _parse(path: Path, data: Mapping[str, Any]) -> ConfigFile:
                           fix='write it as [llm] with backend = "..."')
     backend = None
     tables: dict[str, Mapping[str, Any]] = {}
+    chain: dict[str, Any] = {}
     for key, value in llm.items():
         if isinstance(value, dict):
             tables[key.lower()] = value
+        elif key in ("fallbacks", "fallback_cooldown"):
+            chain[key] = _chain_value(key, value, f"file {path} [llm]")
         elif key == "backend":
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(
@@ -108,4 +113,18 @@ def _parse(path: Path, data: Mapping[str, Any]) -> ConfigFile:
                 field=key, source=f"file {path} [llm]", value=value,
                 fix="[llm] holds `backend` and one [llm.<backend>] table per backend",
             )
-    return ConfigFile(path=path, backend=backend, tables=tables)
+    return ConfigFile(path=path, backend=backend, tables=tables, **chain)
+
+
+def _chain_value(key: str, value: Any, source: str) -> Any:
+    """`fallbacks` (a list of backend names) or `fallback_cooldown` (seconds), checked."""
+    if key == "fallback_cooldown":
+        from ._fallback import cooldown_value
+
+        return cooldown_value(value, source)
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(f"fallbacks must be a list of backend names, got {value!r}",
+                          field="fallbacks", source=source, value=value,
+                          fix='e.g. fallbacks = ["ollama"] (tried in order when the backend '
+                          "is unavailable, timed out or overloaded)")
+    return tuple(v.strip() for v in value)

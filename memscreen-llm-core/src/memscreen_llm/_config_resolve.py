@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from . import _config_file, _config_values
+from ._fallback import ChainSettings, chain_settings
 from ._registry import RegisteredBackend, Registry
 from .config import REDACTED, BaseLlmConfig, setting_info
 from .errors import ConfigError
@@ -29,6 +30,8 @@ class ResolvedConfig:
     backend_source: str
     config: BaseLlmConfig
     sources: Mapping[str, str]
+    # The fallbacks env and file name for the chosen backend (create_llm builds them).
+    chain: ChainSettings = attrs.field(factory=ChainSettings)
 
     def described(self) -> list[tuple[str, Any, str]]:
         """(field, printable value, source) rows; secrets redacted."""
@@ -119,7 +122,7 @@ def resolve_config(
         raise ConfigError(f"invalid config for backend {spec.name!r}: {exc}",
                           source=", ".join(sorted(set(sources.values()))) or "defaults") from None
     return ResolvedConfig(backend=backend, backend_source=backend_source, config=config,
-                          sources=sources)
+                          sources=sources, chain=chain_settings(env, file))
 
 
 def _from_env(

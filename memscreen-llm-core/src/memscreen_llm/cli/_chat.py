@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import UsageError
-from ..factory import build
+from ..factory import build_resolved
 from ..types import ChatResult, StreamJoiner
 from ._common import read_stdin, resolve_from_args
 
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": prompt})
-    with build(resolved.backend, resolved.config) as llm:
+    with build_resolved(resolved, config_file=args.config) as llm:  # fallbacks too
         result = _streamed(llm.stream(messages), quiet=args.json) if args.stream else llm.chat(
             messages
         )
@@ -71,6 +71,7 @@ def _as_json(result: ChatResult) -> dict[str, Any]:
         ],
         "finish_reason": result.finish_reason,
         "model": result.model,
+        "backend": result.backend,
         "usage": None if usage is None else {
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,

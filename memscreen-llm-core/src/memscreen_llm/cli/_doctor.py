@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import BackendUnavailableError, ConfigError, MemscreenLLMError
+from .._config_resolve import ResolvedConfig, resolve_config
+from ..errors import BackendUnavailableError, ConfigError, MemscreenLLMError, UsageError
 from ..factory import build
 from ..types import HealthCheck
 from ._common import resolve_from_args
@@ -26,11 +27,32 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _line(HealthCheck("config", False, str(exc).splitlines()[0], exc.fix))
         return EXIT_USAGE
+    codes = [_check(resolved, "backend", resolved.backend_source)]
+    chain = resolved.chain
+    if chain.fallbacks:  # each fallback checked too, from its own config section
+        names = " -> ".join((resolved.backend.name, *chain.fallbacks))
+        _line(HealthCheck("chain", True, f"{names} (fallbacks from {chain.source}; a "
+                          f"failing backend is skipped for {chain.cooldown:g} s)"))
+        for name in chain.fallbacks:
+            try:
+                member = resolve_config(name, config_file=args.config)
+            except UsageError as exc:  # an unknown name, a bad value in its section
+                first, *rest = str(exc).splitlines()
+                _line(HealthCheck("fallback", False, f"{name}: {first}",
+                                  " ".join(line.strip() for line in rest) or None))
+                codes.append(EXIT_USAGE)
+                continue
+            codes.append(_check(member, "fallback", chain.source))
+    return next((code for code in codes if code), EXIT_OK)
+
+
+def _check(resolved: ResolvedConfig, role: str, chosen_by: str) -> int:
+    """The lines of one backend (`role`: backend, or fallback), and its exit code."""
     plugin = resolved.backend.plugin
     _line(HealthCheck(
-        "backend", True,
+        role, True,
         f"{resolved.backend.name} from {plugin.distribution} {plugin.version} "
-        f"(chosen by {resolved.backend_source})",
+        f"(chosen by {chosen_by})",
     ))
     _line(HealthCheck("config", True, f"model={resolved.config.model!r}"))
     try:
