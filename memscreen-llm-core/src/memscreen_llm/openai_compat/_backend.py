@@ -19,7 +19,15 @@ from typing import Any, ClassVar
 
 import openai
 
-from .._budget import Budget, Limits, awith_retries, is_timeout, with_retries
+from .._budget import (
+    Budget,
+    Limits,
+    anote_retry_after,
+    awith_retries,
+    is_timeout,
+    note_retry_after,
+    with_retries,
+)
 from .._deadline_transport import async_deadline_transport, deadline_transport
 from .._loops import PerLoop
 from .._urls import redact_url
@@ -162,9 +170,11 @@ class OpenAICompatLLM(LLMBase):
         cfg = self.config
         http_class = openai.DefaultAsyncHttpxClient if asynchronous else openai.DefaultHttpxClient
         make = async_deadline_transport if asynchronous else deadline_transport
+        hook = anote_retry_after if asynchronous else note_retry_after
+        http = http_class(transport=make(_http_library(http_class)),
+                          event_hooks={"response": [hook]})
         return {"base_url": self.base_url, "api_key": cfg.api_key or PLACEHOLDER_KEY,
-                "timeout": cfg.timeout, "max_retries": 0,
-                "http_client": http_class(transport=make(_http_library(http_class)))}
+                "timeout": cfg.timeout, "max_retries": 0, "http_client": http}
 
     def _budget(self, request: ChatRequest | None = None, *, stream: bool = False,
                 limits: Limits | None = None) -> Budget:
@@ -200,7 +210,7 @@ class OpenAICompatLLM(LLMBase):
             return _model_items(client.models.list())
 
     async def _ado(self, op: Op) -> Any:
-        client = await self._async_clients.get()
+        client = self._async_clients.get()
         with self._decoding():
             if isinstance(op, Create):
                 if not op.stream:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openai
 
-from .._budget import RETRY, RETRY_STATUSES, Verdict, is_timeout, retry_after
+from .._budget import RETRY, RETRY_STATUSES, Verdict, is_timeout
 from ..errors import (
     BackendError,
     BackendOverloadedError,
@@ -41,8 +41,7 @@ def retry_verdict(exc: BaseException) -> Verdict:
     if isinstance(exc, openai.APIConnectionError):
         return RETRY
     if isinstance(exc, openai.APIStatusError) and exc.status_code in RETRY_STATUSES:
-        after = retry_after(exc.response.headers)
-        return RETRY if after is None else after
+        return RETRY  # the Retry-After: noted by the client's response hook
     return None
 
 
