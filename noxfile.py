@@ -15,8 +15,9 @@ ROOT = Path(__file__).parent
 os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")  # use the machine's Python, never fetch one
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "typecheck", "tests", "integration", "compose", "wheels", "examples",
-                        "demo"]
+nox.options.sessions = [
+    "lint", "typecheck", "tests", "integration", "compose", "wheels", "examples", "demo",
+]
 nox.options.error_on_missing_interpreters = True
 
 # package id -> the local distributions its test venv needs, itself last.
@@ -52,6 +53,17 @@ def tests(session: nox.Session, package: str) -> None:
     stack = STACKS[package]
     _install_editable(session, stack, extra="test")
     session.chdir(ROOT / stack[-1])
+    session.run("pytest", "tests", "-q", "-rs", *session.posargs)
+
+
+@nox.session
+def integration(session: nox.Session) -> None:
+    """Tests across backends (integration/tests): a fallback chain vLLM -> Ollama on both
+    real engines. They need both plugins in one venv, which no `tests(...)` venv may hold
+    (each holds one distribution and its dependencies), so they get a session of their own."""
+    session.install("-e", "memscreen-llm-core[testing]", "-e", "memscreen-llm-vllm[testing]",
+                    "-e", "memscreen-llm-ollama[testing]", "pytest>=8")
+    session.chdir(ROOT / "integration")
     session.run("pytest", "tests", "-q", "-rs", *session.posargs)
 
 
