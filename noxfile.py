@@ -68,17 +68,6 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session
-def integration(session: nox.Session) -> None:
-    """Tests across backends (integration/tests): a fallback chain vLLM -> Ollama on both
-    real engines. They need both plugins in one venv, which no `tests(...)` venv may hold
-    (each holds one distribution and its dependencies), so they get a session of their own."""
-    session.install("-e", "memscreen-llm-core[testing]", "-e", "memscreen-llm-vllm[testing]",
-                    "-e", "memscreen-llm-ollama[testing]", "pytest>=8")
-    session.chdir(ROOT / "integration")
-    session.run("pytest", "tests", "-q", "-rs", *session.posargs)
-
-
-@nox.session
 def lint(session: nox.Session) -> None:
     """ruff over every distribution, the examples and the benchmarks."""
     session.install("ruff")
