@@ -58,13 +58,14 @@ def tests(session: nox.Session, package: str) -> None:
 
 @nox.session
 def integration(session: nox.Session) -> None:
-    """Tests across backends (integration/tests): a fallback chain vLLM -> Ollama on both
+    """Tests across backends (memscreen-llm-core/tests_integration: core's fallback chains,
+    on engines from two plugins' kits): a fallback chain vLLM -> Ollama on both
     real engines. They need both plugins in one venv, which no `tests(...)` venv may hold
     (each holds one distribution and its dependencies), so they get a session of their own."""
     session.install("-e", "memscreen-llm-core[testing]", "-e", "memscreen-llm-vllm[testing]",
                     "-e", "memscreen-llm-ollama[testing]", "pytest>=8")
-    session.chdir(ROOT / "integration")
-    session.run("pytest", "tests", "-q", "-rs", *session.posargs)
+    session.chdir(ROOT / "memscreen-llm-core")
+    session.run("pytest", "tests_integration", "-q", "-rs", *session.posargs)
 
 
 @nox.session
