@@ -128,3 +128,13 @@ def test_doctor_fails_for_a_fallback_that_cannot_be_made(site: Path, two: Path) 
     assert doctor.returncode == 2, doctor.stdout
     assert "ok    backend    echo" in doctor.stdout  # the first backend is still checked
     assert "FAIL  fallback   echo2: timeout" in doctor.stdout
+
+
+def test_memscreens_llm_factory_takes_the_configured_chain(
+        two: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from memscreen_llm import LlmFactory
+
+    monkeypatch.setenv("MEMSCREEN_LLM_FALLBACKS", "echo2")
+    llm = LlmFactory.create("echo", {"model": "m"})
+    assert isinstance(llm, FallbackLLM) and llm.labels == ("echo", "echo2")
+    assert llm.generate_response(MESSAGES) == "hello there"

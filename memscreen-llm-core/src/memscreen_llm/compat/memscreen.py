@@ -22,7 +22,7 @@ from .._registry import RegisteredBackend
 from ..base import LLMBase
 from ..config import BaseLlmConfig
 from ..errors import BackendError, UsageError
-from ..factory import available_backends, build, create_llm
+from ..factory import available_backends, build, build_resolved, create_llm
 
 log = logging.getLogger("memscreen_llm.compat")
 
@@ -140,7 +140,7 @@ class LlmFactory:
         resolved = resolve_config(
             backend.name, fields, defaults_source="MemScreen defaults",
             defaults=MEMSCREEN_DEFAULTS.get(backend.spec.extends or backend.name))
-        return build(resolved.backend, resolved.config)
+        return build_resolved(resolved)  # with the configured fallbacks, as create_llm
 
     @classmethod
     def get_supported_providers(cls) -> list[str]:
