@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+import attrs
+
 from ..errors import UsageError
 from ..factory import build_resolved
 from ..types import ChatResult, StreamJoiner
@@ -23,9 +25,14 @@ def run(args: argparse.Namespace) -> int:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": prompt})
     with build_resolved(resolved, config_file=args.config) as llm:  # fallbacks too
-        result = _streamed(llm.stream(messages), quiet=args.json) if args.stream else llm.chat(
-            messages
-        )
+        if args.stream:
+            deltas = llm.stream(messages)
+            result = _streamed(deltas, quiet=args.json)
+            # who answered: a chain's stream says; a backend's own stream is its own
+            result = attrs.evolve(result, backend=getattr(deltas, "backend", None)
+                                  or llm.backend_name)
+        else:
+            result = llm.chat(messages)
     if args.json:
         print(json.dumps(_as_json(result), ensure_ascii=False, indent=2))
     elif not args.stream:
