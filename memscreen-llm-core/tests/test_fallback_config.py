@@ -1,7 +1,7 @@
 """Fallback chains as configured: `[llm] fallbacks` in the file, MEMSCREEN_LLM_FALLBACKS,
 `create_llm(fallbacks=...)`, each backend with its own section, and what `config show`
 and `doctor` say about the chain. Moving along a chain on real failures is tested with
-real engines (vLLM -> Ollama) in the `integration` nox session (integration/)."""
+real engines (vLLM -> Ollama) in the `integration` nox session (tests_integration/)."""
 
 from __future__ import annotations
 
