@@ -79,7 +79,8 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy: strict on core, the plugins against it."""
     _install_editable(session, [*ALL_DISTS, *EXAMPLE_DISTS])
-    session.install("mypy", "pytest", "opentelemetry-api>=1.27", "matplotlib>=3.7")  # core's extras
+    session.install("mypy", "pytest", "opentelemetry-api>=1.27", "matplotlib>=3.7",
+                    "Pillow>=10")  # core's extras
     session.run("mypy", "--strict", "memscreen-llm-core/src")
     for name in PACKAGES[1:]:
         session.run("mypy", f"{STACKS[name][-1]}/src")

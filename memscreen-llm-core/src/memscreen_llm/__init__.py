@@ -13,6 +13,7 @@ from ._version import API_VERSION, __version__
 _WHERE = {
     "discover": "_discovery", "get_registry": "_discovery",
     "LLMBase": "base",
+    "ImagePart": "images",
     "BaseLlmConfig": "config", "setting": "config",
     "available_backends": "factory", "create_llm": "factory",
     "EmbedderFactory": "compat.memscreen", "LlmFactory": "compat.memscreen",
@@ -27,9 +28,10 @@ _WHERE = {
     **dict.fromkeys(
         ("BackendError", "BackendOverloadedError", "BackendUnavailableError",
          "CapabilityError", "ConfigError",
-         "ContextLengthError", "MemscreenLLMError", "ModelNotFoundError", "PluginLoadError",
+         "ContextLengthError", "ImageError", "MemscreenLLMError", "ModelNotFoundError",
+         "PluginLoadError",
          "RequestTimeoutError", "ResponseParseError", "StreamInterruptedError",
-         "UnknownBackendError", "UsageError"),
+         "UnknownBackendError", "UsageError", "VisionUnsupportedError"),
         "errors"),
 }
 
@@ -52,6 +54,8 @@ __all__ = [
     "EmbedderFactory",
     "HealthCheck",
     "HealthReport",
+    "ImageError",
+    "ImagePart",
     "LLMBase",
     "LlmFactory",
     "MemscreenLLMError",
@@ -68,6 +72,7 @@ __all__ = [
     "UnknownBackendError",
     "Usage",
     "UsageError",
+    "VisionUnsupportedError",
     "__version__",
     "available_backends",
     "compose_up_command",
@@ -101,6 +106,7 @@ if TYPE_CHECKING:
         CapabilityError,
         ConfigError,
         ContextLengthError,
+        ImageError,
         MemscreenLLMError,
         ModelNotFoundError,
         PluginLoadError,
@@ -109,9 +115,11 @@ if TYPE_CHECKING:
         StreamInterruptedError,
         UnknownBackendError,
         UsageError,
+        VisionUnsupportedError,
     )
     from .factory import available_backends, create_llm
     from .hookspecs import hookimpl
+    from .images import ImagePart
     from .parsing import ConfiguredParsers, OutputParser
     from .specs import BackendIdentity, BackendSpec, ParserSpec, env_name
     from .types import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import difflib
+import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -145,6 +146,17 @@ class LLMBase(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def can_see(self, model: str | None = None) -> bool | None:
+        """Whether `model` (default: the configured one) takes images: as the engine says,
+        or None when it cannot tell before an image is sent (docs/VISION.md)."""
+        if Capability.VISION not in self.capabilities:
+            return False
+        chosen = model or self.config.model
+        return self._can_see(chosen) if chosen else None
+
+    def _can_see(self, model: str) -> bool | None:
+        return None  # the backend can take images; whether this model can, it cannot tell
+
     def supports(self, capability: Capability | str) -> bool:
         return Capability(capability) in self.capabilities
 
@@ -199,6 +211,15 @@ class LLMBase(abc.ABC):
                                native="options" in self.extra_call_options)
         _check_option_values(type(self.config), options)
         _check_messages(messages)
+        images = 0
+        from . import _vision  # here: text-only apps never load the image code
+
+        if _vision.has_images(messages):
+            self._require(Capability.VISION)
+            from ._image_prep import ImageSettings
+
+            messages = _vision.normalize_messages(messages, ImageSettings.from_config(self.config))
+            images = _vision.count_images(messages)
         if tools:
             self._require(Capability.TOOLS)
             _check_tools(tools)
@@ -211,6 +232,7 @@ class LLMBase(abc.ABC):
             tool_choice=tool_choice if tools else None,
             response_format=response_format,
             options=options,
+            images=images,
         )
 
     def _check_options(self, options: Mapping[str, Any]) -> None:
@@ -240,11 +262,16 @@ def _check_messages(messages: Messages) -> None:
 
 
 def _check_content(index: int, role: str, content: Any) -> None:
-    """Text, a list of content parts, or None for an assistant turn (its tool calls)."""
+    """Text, a list of content parts (or one part, as mem0 sends an image), or None for an
+    assistant turn (its tool calls). Image parts are checked where they are loaded."""
     if isinstance(content, str):
         _check_text(f"messages[{index}].content", content)
+    elif isinstance(content, Mapping):
+        _check_content(index, role, [content])
     elif isinstance(content, list | tuple):
         for number, part in enumerate(content):
+            if _is_image_part(part):
+                continue
             if not isinstance(part, Mapping) or not isinstance(part.get("type"), str):
                 raise UsageError(f"messages[{index}].content[{number}] must be a content part "
                                  "like {'type': 'text', 'text': ...}")
@@ -255,6 +282,12 @@ def _check_content(index: int, role: str, content: Any) -> None:
             f"messages[{index}].content must be a string or a list of content parts, got "
             f"{type(content).__name__}" + ("; decode bytes first" if isinstance(
                 content, bytes | bytearray) else ""))
+
+
+def _is_image_part(part: Any) -> bool:
+    # The module is loaded whenever an ImagePart exists; text-only apps never load it.
+    module = sys.modules.get("memscreen_llm._image_part")
+    return module is not None and isinstance(part, module.ImagePart)
 
 
 def _check_text(where: str, text: str) -> None:

@@ -231,6 +231,26 @@ class BaseLlmConfig:
     api_key: str | None = setting(
         None, validator=string(optional=True), secret=True, help="API key, if the server wants one"
     )
+    # How images are prepared before sending (docs/VISION.md); resizing needs Pillow.
+    image_detail: str = setting(
+        "auto", validator=string(choices=("auto", "low", "high")),
+        help="detail of an image part that sets none: low = scaled to 512 px (needs Pillow)",
+    )
+    image_max_side: int | None = setting(
+        None, validator=integer(min=16, optional=True),
+        help="scale images down to this longest side in pixels (needs Pillow)",
+    )
+    image_format: str | None = setting(
+        None, validator=string(optional=True, choices=("jpeg", "webp", "png")),
+        help="re-encode images as jpeg, webp or png (needs Pillow); unset = as sent",
+    )
+    image_quality: int = setting(
+        85, validator=integer(min=1, max=100), help="JPEG/WebP quality when re-encoding",
+    )
+    image_max_bytes: int = setting(
+        20_000_000, validator=integer(min=1),
+        help="largest image sent, in bytes after preparing; bigger is an error",
+    )
 
     def replace(self, **changes: Any) -> BaseLlmConfig:
         """A copy with some fields changed, validated again."""

@@ -74,6 +74,30 @@ class CapabilityError(UsageError):
         super().__init__(f"{msg}: {detail}" if detail else msg)
 
 
+class VisionUnsupportedError(CapabilityError):
+    """Images were sent to a model (or backend) that cannot see them; `model` names it."""
+
+    def __init__(self, backend: str, model: str | None, fix: str | None = None) -> None:
+        self.model = model
+        fix = fix or ("serve a vision-language model (docs/VISION.md: e.g. vLLM with "
+                      "Qwen/Qwen2.5-VL-3B-Instruct) and set model to it, or send text only")
+        UsageError.__init__(self, f"model {model!r} on backend {backend!r} cannot see images"
+                            f" (it is not a vision-language model)\n  fix: {fix}")
+        self.backend = backend
+        self.capability = "vision"
+
+
+class ImageError(UsageError):
+    """An image that cannot be sent as given: unreadable, missing, too big, too many for
+    the server, or an URL that could not be fetched. `where` says which (messages[i]...)."""
+
+    def __init__(self, where: str, problem: str, fix: str) -> None:
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{where}: {problem}\n  fix: {fix}")
+
+
 class PluginLoadError(MemscreenLLMError):
     """A plugin failed to load (raised only in strict mode; otherwise it is reported)."""
 

@@ -21,6 +21,7 @@ class Capability(str, enum.Enum):
     EMBEDDINGS = "embeddings"
     ASYNC = "async"
     OFFLINE = "offline"
+    VISION = "vision"
 
 
 def new_tool_call_id() -> str:
@@ -245,6 +246,7 @@ class ChatRequest:
     tool_choice: str | Mapping[str, Any] | None = "auto"
     response_format: Mapping[str, Any] | None = None
     options: Mapping[str, Any] = attrs.field(factory=dict)
+    images: int = 0  # ImageParts among the messages' content parts (memscreen_llm.images)
 
 
 @attrs.frozen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._config_resolve import ResolvedConfig, resolve_config
+from ..base import LLMBase
 from ..errors import BackendUnavailableError, ConfigError, MemscreenLLMError, UsageError
 from ..factory import build
 from ..types import HealthCheck
@@ -58,6 +59,7 @@ def _check(resolved: ResolvedConfig, role: str, chosen_by: str) -> int:
     try:
         with build(resolved.backend, resolved.config) as llm:
             report = llm.health()
+            sight = _sight(llm) if report.ok else None
     except BackendUnavailableError as exc:
         _line(HealthCheck(SERVER_CHECK, False, f"unreachable: {exc.url}", exc.hint))
         return EXIT_UNREACHABLE
@@ -68,7 +70,26 @@ def _check(resolved: ResolvedConfig, role: str, chosen_by: str) -> int:
         return exc.exit_code
     for check in report.checks:
         _line(check)
+    if sight is not None:
+        _line(sight)
     if report.ok:
         return EXIT_OK
     failed = {check.name for check in report.checks if not check.ok}
     return EXIT_UNREACHABLE if SERVER_CHECK in failed else EXIT_RUNTIME
+
+
+def _sight(llm: LLMBase) -> HealthCheck:
+    """Whether the configured model can see (information: a text model is no failure)."""
+    model = llm.config.model
+    try:
+        can = llm.can_see()
+    except MemscreenLLMError as exc:
+        return HealthCheck("vision", False, f"cannot tell: {str(exc).splitlines()[0]}")
+    if can is None:
+        detail = (f"model {model!r}: the engine does not say whether it takes images; an "
+                  "image sent to a text-only model is refused with VisionUnsupportedError")
+    elif can:
+        detail = f"model {model!r} takes images"
+    else:
+        detail = f"model {model!r} takes text only: images sent to it are refused"
+    return HealthCheck("vision", True, detail)

@@ -38,14 +38,13 @@ EMBEDDER_DEFAULT_MODEL = {"ollama": "nomic-embed-text"}
 # MemScreen key -> this project's field, where the meaning is the same.
 _RENAMES = {
     "ollama_base_url": "base_url", "vllm_base_url": "base_url", "openai_base_url": "base_url",
-    "vllm_api_key": "api_key", "num_predict": "max_tokens",
+    "vllm_api_key": "api_key", "num_predict": "max_tokens", "vision_details": "image_detail",
 }
 # MemScreen keys that are Ollama options, for a backend whose config has `options`.
 _OLLAMA_OPTIONS = ("repeat_penalty", "num_gpu", "num_thread")
 # MemScreen keys with no meaning for a backend here, and why.
 _NO_MEANING = {
     "enable_vision": "images are sent whenever a message carries them",
-    "vision_details": "an image's detail is set per image part",
     "http_client_proxies": "proxies come from the environment (HTTPS_PROXY), as httpx reads it",
     "http_client": "the backend owns its HTTP client",
     "model_kwargs": "not an option of a local engine's embeddings",

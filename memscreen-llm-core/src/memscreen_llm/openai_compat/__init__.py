@@ -26,6 +26,7 @@ from ._params import (
     setting,
     stop_list,
     tokenize_body,
+    wire_messages,
 )
 from ._reading import (
     StreamReader,
@@ -62,4 +63,5 @@ __all__ = [
     "tokenize_body",
     "translate",
     "usage_of",
+    "wire_messages",
 ]

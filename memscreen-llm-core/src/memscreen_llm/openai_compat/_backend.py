@@ -33,12 +33,18 @@ from .._loops import PerLoop
 from .._urls import redact_url
 from ..base import LLMBase
 from ..config import BaseLlmConfig
-from ..errors import ConfigError, MemscreenLLMError, ResponseParseError
+from ..errors import ConfigError, MemscreenLLMError, ResponseParseError, VisionUnsupportedError
 from ..parsing import ConfiguredParsers, OutputParser
 from ..specs import BackendIdentity
 from ..types import Capability, ChatDelta, ChatRequest, ChatResult, HealthCheck, HealthReport
 from . import _params, _reading
-from ._errors import CLIENT_ERRORS, is_unknown_model, retry_verdict, translate
+from ._errors import (
+    CLIENT_ERRORS,
+    is_blind_model,
+    is_unknown_model,
+    retry_verdict,
+    translate,
+)
 
 PLACEHOLDER_KEY = "EMPTY"  # the client insists on a key; servers without --api-key ignore it
 STREAM_ARGS: dict[str, Any] = {"stream": True, "stream_options": {"include_usage": True}}
@@ -137,8 +143,10 @@ class OpenAICompatLLM(LLMBase):
     engine: ClassVar[str] = "the server"  # in messages: "vLLM at http://... answered ..."
     capabilities = frozenset({
         Capability.STREAMING, Capability.ASYNC, Capability.TOOLS, Capability.REASONING,
-        Capability.JSON_SCHEMA, Capability.EMBEDDINGS,
+        Capability.JSON_SCHEMA, Capability.EMBEDDINGS, Capability.VISION,
     })
+    # Whether the engine reads an image part's `uuid` as its cache key (vLLM does).
+    image_uuids: ClassVar[bool] = False
     extra_call_options = _params.CALL_OPTIONS
     option_aliases = _params.OPTION_ALIASES
 
@@ -153,6 +161,8 @@ class OpenAICompatLLM(LLMBase):
         # True once an answer shows the server splits reasoning itself: the client-side
         # parsers then stay out of the way (an empty reasoning looks like raw text).
         self._server_reasons = False
+        # Models the server said take no images: later image calls fail before sending.
+        self._blind: set[str] = set()
 
     @property
     def base_url(self) -> str:
@@ -273,6 +283,8 @@ class OpenAICompatLLM(LLMBase):
     def _path(self, request: ChatRequest, stream: bool) -> Path:
         """choose the model -> prepare the call -> send; returns (answer, call)."""
         model = yield from self._choose_model(request.options.get("model"))
+        if request.images and model in self._blind:
+            raise VisionUnsupportedError(self.backend_name, model)
         call = yield from self._prepare(request, model)
         answer = yield from self._send(call, stream)
         return answer, call
@@ -309,7 +321,8 @@ class OpenAICompatLLM(LLMBase):
     def _params(self, request: ChatRequest, model: str, **overrides: Any) -> dict[str, Any]:
         """chat_params() for this config; `overrides`: max_tokens, tool_choice, body."""
         overrides.setdefault("max_tokens", _params.setting(request, self.config, "max_tokens"))
-        return _params.chat_params(request, self.config, model, **overrides)
+        return _params.chat_params(request, self.config, model, image_uuids=self.image_uuids,
+                                   **overrides)
 
     def _parser(self, request: ChatRequest) -> OutputParser | None:
         if not self.parsers or self._server_reasons:
@@ -336,6 +349,8 @@ class OpenAICompatLLM(LLMBase):
     def _error(self, exc: BaseException, model: str | None,
                served: list[str] | None = None, what: str = "chat") -> MemscreenLLMError:
         """The typed error for `exc` during `what` ("chat", "embeddings", "models")."""
+        if model and is_blind_model(exc):
+            self._blind.add(model)
         return translate(exc, engine=self.engine, url=self.shown_url, identity=self.identity,
                          timeout=self.config.timeout, model=model, served=served)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import openai
 
 from .._budget import RETRY, RETRY_STATUSES, Verdict, is_timeout
@@ -9,8 +11,10 @@ from ..errors import (
     BackendError,
     BackendOverloadedError,
     BackendUnavailableError,
+    ImageError,
     MemscreenLLMError,
     ModelNotFoundError,
+    VisionUnsupportedError,
 )
 from ..specs import BackendIdentity
 
@@ -42,6 +46,33 @@ def retry_verdict(exc: BaseException) -> Verdict:
         return RETRY
     if isinstance(exc, openai.APIStatusError) and exc.status_code in RETRY_STATUSES:
         return RETRY  # the Retry-After: noted by the client's response hook
+    return None
+
+
+# How a vLLM server refuses images (SGLang's words are alike): the model cannot see,
+# more images than --limit-mm-per-prompt allows, bytes it cannot decode.
+_BLIND = "is not a multimodal model"
+_TOO_MANY = re.compile(r"at most (\d+) (image|video|audio)", re.IGNORECASE)
+_UNDECODABLE = ("failed to load image", "cannot identify image")
+
+
+def is_blind_model(exc: BaseException) -> bool:
+    """The server says the model takes no images (HTTP 400)."""
+    return isinstance(exc, openai.BadRequestError) and _BLIND in server_message(exc)
+
+
+def _image_refusal(exc: openai.APIStatusError, engine: str, url: str) -> ImageError | None:
+    message = server_message(exc)
+    too_many = _TOO_MANY.search(message)
+    if too_many:
+        count, kind = too_many.groups()
+        return ImageError("the request", f"{engine} at {url} takes at most {count} "
+                          f"{kind}(s) per prompt ({message})",
+                          f"send at most {count} per call, or start the server with "
+                          f"--limit-mm-per-prompt '{{\"{kind}\": N}}'")
+    if any(words in message.lower() for words in _UNDECODABLE):
+        return ImageError("the request", f"{engine} at {url} could not decode an image "
+                          f"({message})", "send a complete PNG, JPEG or WebP image")
     return None
 
 
@@ -79,6 +110,10 @@ def translate(
             model, available=served,
             fix=f"set model (env {identity.env('model')}) to a served one, or serve {model} "
             "on the server")
+    if is_blind_model(exc):
+        return VisionUnsupportedError(identity.name, model)
+    if exc.status_code == 400 and (refusal := _image_refusal(exc, engine, url)) is not None:
+        return refusal
     if exc.status_code in OVERLOADED_STATUSES:  # still so after the call's retries
         return BackendOverloadedError(f"{engine} at {url}", exc.status_code, message,
                                       retry_after=_retry_after(exc))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._image_part import ImagePart
+from ..images import openai_image_part
 from ..types import ChatRequest
 
 # Sampling settings the OpenAI client takes as keyword arguments.
@@ -49,14 +51,17 @@ def chat_params(
     max_tokens: int | None,
     tool_choice: str | Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
+    image_uuids: bool = False,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.chat.completions.create` (stream settings aside).
 
     `max_tokens` is the budget the caller settled on; `tool_choice` overrides the request's
     (e.g. "none" when the server cannot parse calls); `body` adds engine fields under the
-    config's `extra_body` and the call's own `extra_body`, which wins.
+    config's `extra_body` and the call's own `extra_body`, which wins; `image_uuids`: see
+    `wire_messages`.
     """
-    params: dict[str, Any] = {"model": model, "messages": wire_messages(request.messages)}
+    params: dict[str, Any] = {"model": model, "messages": wire_messages(
+        request.messages, image_uuids=image_uuids)}
     for name in NATIVE:
         value = setting(request, config, name)
         if value is not None:
@@ -83,12 +88,13 @@ def chat_params(
     return params
 
 
-def tokenize_body(request: ChatRequest, config: Any, model: str) -> dict[str, Any]:
+def tokenize_body(request: ChatRequest, config: Any, model: str, *,
+                  image_uuids: bool = False) -> dict[str, Any]:
     """The body of a `/tokenize` request (vLLM, SGLang) counting the prompt the chat
-    request renders: the same messages, tools and chat-template variables."""
+    request renders: the same messages (images too), tools and chat-template variables."""
     body: dict[str, Any] = {
         "model": model,
-        "messages": wire_messages(request.messages),
+        "messages": wire_messages(request.messages, image_uuids=image_uuids),
         "add_generation_prompt": True,
     }
     if request.tools:
@@ -99,41 +105,17 @@ def tokenize_body(request: ChatRequest, config: Any, model: str) -> dict[str, An
     return body
 
 
-# The first bytes of base64-encoded images, by type: Ollama's `images` carry no MIME type.
-_BASE64_MAGIC = {"iVBOR": "image/png", "/9j/": "image/jpeg", "R0lGOD": "image/gif",
-                 "UklGR": "image/webp"}
-
-
-def wire_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Messages in OpenAI's shape. Ollama's `images: [base64, ...]` (how MemScreen sends a
-    screenshot) become `image_url` content parts: never dropped on the way."""
+def wire_messages(messages: Sequence[Mapping[str, Any]], *,
+                  image_uuids: bool = False) -> list[dict[str, Any]]:
+    """Messages in OpenAI's shape: core's `ImagePart`s (every image input shape, see
+    memscreen_llm.images) become `image_url` parts with data URLs; `image_uuids` adds each
+    image's digest as its cache key (vLLM's multimodal `uuid`)."""
     out = []
     for message in messages:
         item = dict(message)
-        images = item.pop("images", None)
-        if images:
-            text = item.get("content")
-            parts: list[dict[str, Any]] = [{"type": "text", "text": text}] if isinstance(
-                text, str) and text else list(text or [])
-            parts += [{"type": "image_url", "image_url": {"url": _data_url(image)}}
-                      for image in images]
-            item["content"] = parts
+        content = item.get("content")
+        if isinstance(content, list) and any(isinstance(p, ImagePart) for p in content):
+            item["content"] = [openai_image_part(p, uuid=image_uuids)
+                               if isinstance(p, ImagePart) else p for p in content]
         out.append(item)
     return out
-
-
-def _data_url(image: Any) -> str:
-    if isinstance(image, bytes | bytearray):
-        import base64
-
-        image = base64.b64encode(image).decode("ascii")
-    if not isinstance(image, str):
-        from ..errors import UsageError
-
-        raise UsageError(f"an entry of a message's images is {type(image).__name__}; "
-                         "expected base64 text or bytes")
-    if image.startswith("data:"):
-        return image
-    mime = next((m for magic, m in _BASE64_MAGIC.items() if image.startswith(magic)),
-                "image/png")
-    return f"data:{mime};base64,{image}"
