@@ -107,6 +107,7 @@ def bench(session: nox.Session) -> None:
     _install_editable(session, ALL_DISTS)
     session.install("pytest>=8")  # the engine kits (memscreen_llm_*.testing) need core's kit
     session.install("opentelemetry-sdk>=1.27")  # bench_otel.py: the SDK and in-memory exporter
+    session.install("Pillow>=10")  # bench_images.py: core's [vision] extra
     session.run("python", "benchmarks/bench_startup.py", *session.posargs)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         if script.name != "bench_startup.py":

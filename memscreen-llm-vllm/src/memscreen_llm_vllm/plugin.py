@@ -24,5 +24,7 @@ def register_backends(register: Callable[[BackendSpec], None]) -> None:
             "cpu": "memscreen_llm_vllm:compose/docker-compose.vllm.cpu.yml",
             # replicas (one GPU each) behind vllm-router: docs/SCALING.md
             "router": "memscreen_llm_vllm:compose/docker-compose.vllm.router.yml",
+            # a vision-language model (screenshots): docs/VISION.md
+            "vision": "memscreen_llm_vllm:compose/docker-compose.vllm.vision.yml",
         },
     ))
