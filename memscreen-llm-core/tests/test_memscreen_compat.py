@@ -31,7 +31,7 @@ def test_get_llm_config_dicts_are_accepted_with_memscreen_defaults(
     # memscreen/config get_mllm_config() for ollama, plus OllamaConfig's own keys.
     config = {"model": "qwen3.5:4b", "ollama_base_url": "http://127.0.0.1:11434",
               "enable_vision": True, "num_predict": 128, "repeat_penalty": 1.15,
-              "num_gpu": 0, "vision_details": "auto", "output_format": "json"}
+              "num_gpu": 0, "vision_details": "low", "output_format": "json"}
     with caplog.at_level(logging.DEBUG, logger="memscreen_llm.compat"):
         llm = LlmFactory.create("ollama", config)
     cfg = llm.config
@@ -40,6 +40,7 @@ def test_get_llm_config_dicts_are_accepted_with_memscreen_defaults(
     assert (cfg.temperature, cfg.top_p, cfg.top_k) == (0.45, 0.85, 25)
     assert cfg.options == {"repeat_penalty": 1.15, "num_gpu": 0}  # type: ignore[attr-defined]
     assert "'enable_vision' is accepted but has no effect" in caplog.text
+    assert cfg.image_detail == "low"  # type: ignore[attr-defined]  # vision_details
     # Only this layer applies MemScreen's defaults.
     assert create_llm("ollama").config.temperature == 0.1
     # A bare MemScreen dict gets MemScreen's model fallback too.
