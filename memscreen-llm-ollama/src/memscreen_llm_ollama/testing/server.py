@@ -286,22 +286,29 @@ class OllamaServer:
         template: str = TEMPLATE,
         parameters: Mapping[str, Any] | None = None,
         gguf: Path | None = None,
+        projector: Path | None = None,
     ) -> str:
         """Create `name` from a GGUF (the tiny one by default) over HTTP; returns the name.
 
         Same steps as `ollama create`: upload the GGUF as a blob, then
-        /api/create referring to it by digest.
+        /api/create referring to it by digest. A `projector` (a CLIP GGUF, llava-style)
+        goes in as a second file of `files`: Ollama 0.9.3 stores it as the model's
+        projector layer, which makes it a vision model.
         """
         gguf = gguf or self.engine.gguf
-        digest = "sha256:" + _sha256(gguf)
+        files = {GGUF_NAME if gguf == self.engine.gguf else gguf.name: gguf}
+        if projector is not None:
+            files[projector.name] = projector
+        digests = {key: "sha256:" + _sha256(path) for key, path in files.items()}
         try:
-            self._upload_blob(digest, gguf)
+            for key, path in files.items():
+                self._upload_blob(digests[key], path)
             answer = self.request(
                 "POST",
                 "/api/create",
                 {
                     "model": name,
-                    "files": {GGUF_NAME if gguf == self.engine.gguf else gguf.name: digest},
+                    "files": digests,
                     "template": template,
                     "parameters": dict(PARAMETERS if parameters is None else parameters),
                     "stream": False,
