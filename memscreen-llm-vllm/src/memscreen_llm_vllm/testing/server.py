@@ -44,6 +44,12 @@ STEP35_SERVER_ARGS = (
 # embedding model instead (dim 128), and then chat endpoints are 404.
 EMBED_SERVER_ARGS = ("--runner", "pooling", "--convert", "embed")
 
+# For the tiny vision-language model (`tiny_vlm(engine)`, served as TINY_VLM_NAME): up to
+# two images a prompt (a third is a 400), and room for them (an image is 16 prompt tokens
+# a 112 px tile, up to 16 tiles plus a global one).
+TINY_VLM_NAME = "tiny-vlm"
+VLM_SERVER_ARGS = ("--limit-mm-per-prompt", '{"image": 2}', "--max-model-len", "2048")
+
 
 _Server = TypeVar("_Server", bound="VllmServer")
 
