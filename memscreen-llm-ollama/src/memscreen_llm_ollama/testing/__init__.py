@@ -13,12 +13,14 @@ SmolLM2-135M-Instruct as "smollm2" (its heads padded 64 -> 72 for this CPU build
 aborts on head size 64; `real_modelfile()` for a standard Ollama).
 
 A tiny vision model (llava-style: the tiny GGUF plus a tiny random CLIP projector, for
-proving that images reach Ollama): `ensure_vision_model(server)` creates VISION_MODEL
-("tiny-vision") on a kit server; /api/show lists "vision" in its capabilities, and each
-image adds VISION_IMAGE_TOKENS to the prompt (a text-only model takes it as "[img-0]").
+proving that images reach Ollama): VISION_MODEL ("tiny-vision"), which serve() creates
+beside "tiny" and `ensure_vision_model(server)` on any kit server; /api/show lists
+"vision" in its capabilities, and each image adds VISION_IMAGE_TOKENS to the prompt (a
+text-only model takes it silently, as the literal text "[img-0]").
 
 In a conftest (pytest): `provision_or_skip()` for the session's engine fixture, and
-`yield from serve(engine)` for a server fixture (the tiny model created as "tiny").
+`yield from serve(engine)` for a server fixture (the tiny model created as "tiny", the
+tiny vision model as "tiny-vision").
 
 Nothing here imports an engine SDK. Discovery never imports this package
 (`memscreen_llm_ollama.plugin` does not), so it costs nothing to `memscreen-llm backends`.

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from memscreen_llm.testing import loud_skip
 
+from .models import VISION_MODEL, create_vision_model
 from .provisioning import Engine, EngineUnavailable, provision
 from .server import OllamaServer
 
-MODEL = "tiny"  # what serve() creates on the server
+MODEL = "tiny"  # what serve() creates on the server (and VISION_MODEL)
 
 
 def provision_or_skip(cache: Path | None = None) -> Engine:
@@ -22,8 +23,11 @@ def provision_or_skip(cache: Path | None = None) -> Engine:
         loud_skip(f"REAL OLLAMA ENGINE UNAVAILABLE, real-server tests skipped: {exc.reason}")
 
 
-def serve(engine: Engine, model: str = MODEL) -> Iterator[OllamaServer]:
-    """Start a server, create the tiny model as `model`, yield it, stop it.
+def serve(
+    engine: Engine, model: str = MODEL, vision_model: str | None = VISION_MODEL
+) -> Iterator[OllamaServer]:
+    """Start a server, create the tiny model as `model` and the tiny vision model as
+    `vision_model` (unless None; ~20 ms), yield it, stop it.
 
     For fixtures: `yield from serve(engine)`.
     """
@@ -31,6 +35,9 @@ def serve(engine: Engine, model: str = MODEL) -> Iterator[OllamaServer]:
     server.start()
     try:
         server.create_model(model)
+        if vision_model is not None:
+            create_vision_model(server, vision_model,
+                                log=lambda line: print(line, file=sys.stderr))
         yield server
     finally:
         server.stop()
