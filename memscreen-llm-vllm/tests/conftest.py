@@ -3,6 +3,7 @@
 The engine is the plugin's own test kit, `memscreen_llm_vllm.testing`. One server is
 shared by the session; tests that need other server flags (the step3p5 parsers, an API
 key, a server to kill, an embedding model) start their own with `serve()`, one at a time.
+The tiny vision-language model's server (`vlm`) starts with the first test that uses it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from memscreen_llm.testing import SEA_MESSAGES, WEATHER_TOOL, write_parser_plugin
-from memscreen_llm_vllm.testing import Engine, VllmServer, provision_or_skip, serve
+from memscreen_llm_vllm.testing import (
+    Engine,
+    VllmServer,
+    provision_or_skip,
+    provision_vlm_or_skip,
+    serve,
+    serve_vlm,
+)
 
 MODEL = "tiny"
 MESSAGES = SEA_MESSAGES
@@ -30,6 +38,15 @@ def engine() -> Engine:
 def server(engine: Engine) -> Iterator[VllmServer]:
     """The shared server: the tiny model, no parser flags, no API key."""
     yield from serve(engine)
+
+
+@pytest.fixture(scope="session")
+def vlm(engine: Engine) -> Iterator[VllmServer]:
+    """The tiny vision-language model's server ("tiny-vlm", at most 2 images a prompt).
+
+    Session-scoped but lazy: only a test that asks for it starts it (about a minute).
+    """
+    yield from serve_vlm(engine, provision_vlm_or_skip(engine))
 
 
 @pytest.fixture(scope="session")
