@@ -18,11 +18,12 @@ Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env
 (and the `memscreen_clean_env` fixture), `run_cli(*args)` (the CLI in a fresh interpreter,
 MEMSCREEN_* and API-key variables removed), `imported_by_discovery(*sdks)` (what
 `memscreen-llm backends` imports of them), `async_rounds(llm, messages)` (achat/astream in
-fresh event loops) and `write_parser_plugin(folder)` (a parser plugin distribution with
-`test-think` / `test-calls`). `FaultServer` is a loopback OpenAI/Ollama look-alike that
-fails on cue (no answer, drip, stall, cut, malformed, error statuses, ...; see
-`memscreen_llm.testing.faults`), with `open_sockets()` / `thread_count()` for leak checks.
-The plugins' real engines live in
+fresh event loops), `write_parser_plugin(folder)` (a parser plugin distribution with
+`test-think` / `test-calls`) and, for images, `png(w, h)`, `data_url(bytes)` and
+`image_server(bytes)` (a loopback server handing one out; stdlib only). `FaultServer` is
+a loopback OpenAI/Ollama look-alike that fails on cue (no answer, drip, stall, cut,
+malformed, error statuses, ...; see `memscreen_llm.testing.faults`), with
+`open_sockets()` / `thread_count()` for leak checks. The plugins' real engines live in
 their own kits: `memscreen_llm_vllm.testing`, `memscreen_llm_ollama.testing`.
 """
 
@@ -36,6 +37,7 @@ from ._compose import (
 from ._contract import BackendContract
 from ._env import ENV_PREFIXES, clean_env, imported_by_discovery, run_cli
 from ._fault_contract import FaultContract
+from ._images import data_url, image_server, png
 from ._parsers import write_parser_plugin
 from ._ports import free_port
 from ._real_model import RealModelContract
@@ -66,11 +68,14 @@ __all__ = [
     "clean_env",
     "compose_binary",
     "compose_binary_or_skip",
+    "data_url",
     "fault_server",
     "free_port",
+    "image_server",
     "imported_by_discovery",
     "loud_skip",
     "open_sockets",
+    "png",
     "run_cli",
     "thread_count",
     "write_parser_plugin",
