@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from memscreen_llm import CapabilityError, ContextLengthError, create_llm
+from memscreen_llm import CapabilityError, ContextLengthError, VisionUnsupportedError, create_llm
 
 
 def main(model_dir: str) -> None:
@@ -50,6 +50,11 @@ def main(model_dir: str) -> None:
                          extra_body={"ignore_eos": True})
     out["clamped"] = [clamped.usage.prompt_tokens, clamped.usage.completion_tokens]  # type: ignore[union-attr]
     out["health"] = [[c.name, c.ok] for c in plain.health().checks]
+    image = [{"role": "user", "content": "what is this?", "images": [request["png"]]}]
+    try:  # the tiny text model: the loaded model config says it cannot see
+        plain.chat(image)
+    except VisionUnsupportedError as exc:
+        out["blind"] = [str(exc), plain.can_see()]
     print("RESULT " + json.dumps(out), flush=True)
 
 

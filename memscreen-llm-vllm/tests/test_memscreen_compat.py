@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from memscreen_llm import BackendError, EmbedderFactory, LlmFactory
+from memscreen_llm import BackendError, EmbedderFactory, LlmFactory, VisionUnsupportedError
 from memscreen_llm.testing import memscreen_patterns as kit
 from memscreen_llm_vllm.testing import Engine, VllmServer, regex_for_text, serve
 
@@ -135,10 +135,15 @@ def test_g4_image_reaches_vllm_as_an_image_part(proxy: kit.RecordingProxy) -> No
     llm = LlmFactory.create("vllm", _llm_dict(proxy.url))
     # G4 (memscreen/utils.py:254) sends Ollama-style `images: [base64]`; the tiny model is
     # text-only, so vLLM refuses it (never a silent drop): the wire is what counts here.
-    with pytest.raises(BackendError, match="multimodal"):
+    with pytest.raises(VisionUnsupportedError, match=f"model '{MODEL}' on backend 'vllm'"):
         kit.replay(llm, kit.BY_NAME["G4"])
     content = proxy.last(CHAT)["messages"][0]["content"]
     assert isinstance(content, list) and any(p.get("type") == "image_url" for p in content)
+    sent = len(proxy.bodies(CHAT))
+    # Now known to be blind: the next image call fails before anything is sent.
+    with pytest.raises(VisionUnsupportedError):
+        kit.replay(llm, kit.BY_NAME["G4"])
+    assert len(proxy.bodies(CHAT)) == sent
 
 
 def test_tools_return_memscreen_dict(proxy: kit.RecordingProxy, parser_site: Path) -> None:

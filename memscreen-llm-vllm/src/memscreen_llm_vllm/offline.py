@@ -23,7 +23,12 @@ from memscreen_llm import (
     LLMBase,
     Usage,
 )
-from memscreen_llm.errors import BackendError, ContextLengthError, UsageError
+from memscreen_llm.errors import (
+    BackendError,
+    ContextLengthError,
+    UsageError,
+    VisionUnsupportedError,
+)
 from memscreen_llm.openai_compat import (
     OPTION_ALIASES,
     finish_reason,
@@ -49,6 +54,7 @@ class VllmOfflineLLM(LLMBase):
 
     capabilities = frozenset({
         Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA, Capability.OFFLINE,
+        Capability.VISION,
     })
     extra_call_options = _messages.CALL_OPTIONS
     option_aliases = OPTION_ALIASES
@@ -136,6 +142,8 @@ class VllmOfflineLLM(LLMBase):
         first = requests[0]  # tools and template options are shared by a batch
         self._check_tools(first)
         llm = self.engine()
+        if any(r.images for r in requests) and self._multimodal(llm) is False:
+            raise VisionUnsupportedError(self.backend_name, self.config.model)
         conversations = [_messages.to_template_messages(r.messages) for r in requests]
         template = merged(self.config.chat_template_kwargs,
                           first.options.get("chat_template_kwargs"))
@@ -152,6 +160,15 @@ class VllmOfflineLLM(LLMBase):
             raise BackendError(f"vLLM rejected the request: {exc}") from exc
         pairs = zip(outputs, requests, strict=True)
         return [self._result(output, request) for output, request in pairs]
+
+    @staticmethod
+    def _multimodal(llm: Any) -> bool | None:
+        """Whether the loaded model takes images (vLLM's model config says), None: unsaid."""
+        value = getattr(llm.model_config, "is_multimodal_model", None)
+        return value if isinstance(value, bool) else None
+
+    def _can_see(self, model: str) -> bool | None:
+        return self._multimodal(self._engine) if self._engine is not None else None
 
     def _check_tools(self, request: ChatRequest) -> None:
         if not request.tools:
@@ -221,7 +238,10 @@ class VllmOfflineLLM(LLMBase):
         # In-process counting costs no round trip, so it is always done.
         max_context = self.config.max_model_len or int(llm.model_config.max_model_len)
         tokenizer = llm.get_tokenizer()
-        text = tokenizer.apply_chat_template(conversation, tools=tools, tokenize=False,
+        # Images' tokens are the engine's to count: the text's count is a lower bound, and
+        # the engine refuses a prompt that turns out too long (ContextLengthError).
+        text = tokenizer.apply_chat_template(_messages.text_only(conversation), tools=tools,
+                                             tokenize=False,
                                              add_generation_prompt=True, **template)
         count = _context.PromptCount(len(tokenizer.encode(text, add_special_tokens=False)))
         fitted = _context.fit(count, max_context, max_tokens)

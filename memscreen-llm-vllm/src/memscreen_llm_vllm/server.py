@@ -17,7 +17,7 @@ from typing import Any
 import openai
 
 from memscreen_llm import BackendIdentity, ChatRequest, HealthReport
-from memscreen_llm.errors import MemscreenLLMError
+from memscreen_llm.errors import MemscreenLLMError, VisionUnsupportedError
 from memscreen_llm.openai_compat import (
     CLIENT_ERRORS,
     Call,
@@ -36,6 +36,11 @@ from .config import SESSION_HEADER, VllmConfig
 Steps = Generator[Op, Any, Any]
 
 
+# A 32x32 grey PNG: the smallest image every vision processor takes, for the probe.
+_PROBE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAKElEQVR42u3"
+          "NQQEAAAQEMCS/6Erw2wqsk9SnqWcCgUAgEAgEAoHgygK+PQHAs0oJIwAAAABJRU5ErkJggg==")
+
+
 @dataclasses.dataclass
 class VllmCall(Call):
     """A call with the prompt's count, when the server counted it."""
@@ -49,6 +54,7 @@ class VllmServerLLM(OpenAICompatLLM):
     async client per event loop."""
 
     engine = "vLLM"
+    image_uuids = True  # vLLM keys its multimodal cache by an item's `uuid`
     extra_call_options = _messages.CALL_OPTIONS
     config: VllmConfig
 
@@ -66,7 +72,9 @@ class VllmServerLLM(OpenAICompatLLM):
     def _prepare(self, request: ChatRequest, model: str) -> Steps:
         max_context = yield from self._max_context(model)
         count = None
-        if max_context is not None and not _context.clearly_fits(
+        # Images: not counted first (that would send each twice); a prompt too long is
+        # refused by the server, then counted and fitted in _recover.
+        if max_context is not None and not request.images and not _context.clearly_fits(
                 request.messages, request.tools, max_context,
                 setting(request, self.config, "max_tokens")):
             count = yield from self._count(request, model)
@@ -82,7 +90,8 @@ class VllmServerLLM(OpenAICompatLLM):
         """Prompt tokens from the server's /tokenize; an estimate if it cannot count."""
         try:
             answer = yield Post(f"{self.config.server_root}/tokenize",
-                                tokenize_body(request, self.config, model))
+                                tokenize_body(request, self.config, model,
+                                              image_uuids=self.image_uuids))
         except CLIENT_ERRORS as exc:
             if isinstance(exc, openai.APIConnectionError):  # the chat would fail the same way
                 raise self._error(exc, model) from exc
@@ -149,6 +158,28 @@ class VllmServerLLM(OpenAICompatLLM):
         own = vllm_error(exc, url=self.shown_url, identity=self.identity, model=model,
                          served=served, embeddings=what == "embeddings")
         return own or super()._error(exc, model, served, what)
+
+    # --- can the model see: /tokenize renders an image without generating ---
+
+    def _can_see(self, model: str) -> bool | None:
+        if model in self._blind:
+            return False
+        body = {"model": model, "add_generation_prompt": True, "messages": [
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": _PROBE}},
+                                         {"type": "text", "text": "?"}]}]}
+        try:
+            self._run(self._probe_path(body), self._budget())
+        except VisionUnsupportedError:
+            return False
+        except MemscreenLLMError:
+            return None  # no /tokenize (a router, an older server): unknown until an image
+        return True
+
+    def _probe_path(self, body: dict[str, Any]) -> Steps:
+        try:
+            yield Post(f"{self.config.server_root}/tokenize", body)
+        except CLIENT_ERRORS as exc:
+            raise self._error(exc, body["model"]) from exc
 
     # --- health ---
 
