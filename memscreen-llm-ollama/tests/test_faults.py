@@ -8,6 +8,7 @@ request faults and a host that does not resolve are run against the real engine.
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.server
 import json
 import threading
@@ -23,7 +24,11 @@ from memscreen_llm.errors import (
     BackendUnavailableError,
     ResponseParseError,
     UsageError,
+    VisionUnsupportedError,
 )
+from memscreen_llm.images import ImageSettings, normalize_messages
+from memscreen_llm.testing import free_port
+from memscreen_llm.testing.memscreen_patterns import PNG_1X1
 from memscreen_llm_ollama import _messages
 from memscreen_llm_ollama.testing import OllamaServer
 
@@ -143,20 +148,20 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], str]] = [
 
 BAD_MESSAGES: list[tuple[str, list[dict[str, Any]], str]] = [
     ("dict content", [{"role": "user", "content": {"text": "hi"}}],
-     r"messages\[0\]\.content must be a string or a list of content parts, got dict"),
+     r"messages\[0\]\.content\[0\] must be a content part"),
     ("bytes content", [{"role": "user", "content": b"hi"}], r"got bytes; decode bytes first"),
     ("int content", [{"role": "user", "content": 123}], r"got int"),
     ("text part not a string", [{"role": "user", "content": [{"type": "text", "text": 5}]}],
      r"messages\[0\]\.content\[0\]\.text must be a string, got int"),
     ("image URL", [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]}],
-     r"messages\[0\]\.content\[1\]: Ollama takes images as base64 data, not a URL"),
+        {"type": "image_url", "image_url": {"url": f"http://127.0.0.1:{free_port()}/cat.png"}}]}],
+     r"messages\[0\]\.content\[1\]: cannot fetch the image http://127\.0\.0\.1"),
     ("audio part", [{"role": "user", "content": [
         {"type": "input_audio", "input_audio": {"data": "...", "format": "wav"}}]}],
      r"'input_audio' part, which Ollama cannot take"),
     ("image not text or bytes", [{"role": "user", "content": "?", "images": [5]}],
-     r"messages\[0\]\.images\[0\] is int"),
+     r"messages\[0\]\.images\[0\]: an image cannot be a int"),
     ("tool call without a name", [
         {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]},
         {"role": "user", "content": "go on"}],
@@ -200,26 +205,29 @@ def test_content_ollama_cannot_take_is_an_error_never_dropped(
             call()
 
 
-def test_image_url_parts_with_base64_data_become_images() -> None:
-    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-    mapped = _messages.to_ollama_messages([{"role": "user", "images": ["raw64"], "content": [
+def test_image_parts_and_images_become_ollamas_images_in_order() -> None:
+    png = base64.b64decode(PNG_1X1)
+    messages = normalize_messages([{"role": "user", "images": [PNG_1X1], "content": [
         {"type": "text", "text": "what is "}, {"type": "text", "text": "this?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]}])
-    assert mapped == [{"role": "user", "content": "what is this?", "images": ["raw64", png]}]
-    with pytest.raises(UsageError, match="must be base64"):
-        _messages.to_ollama_messages([{"role": "user", "content": [
-            {"type": "image_url", "image_url": {"url": "data:text/plain,hello"}}]}])
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1X1}"}}]}],
+        ImageSettings())
+    mapped = _messages.to_ollama_messages(messages)
+    assert mapped == [{"role": "user", "content": "what is this?", "images": [png, png]}]
 
 
-def test_an_image_part_reaches_the_real_engine(llm: LLMBase) -> None:
-    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
-    text_only = llm.chat([{"role": "user", "content": "what is this?"}])
-    with_image = llm.chat([{"role": "user", "content": [
+def test_an_image_for_the_text_only_model_is_refused_by_us(llm: LLMBase) -> None:
+    # Ollama itself would answer (the image turned into the text "[img-0]"): /api/show's
+    # capabilities say the tiny model cannot see, so the call never goes out.
+    image = [{"role": "user", "content": [
         {"type": "text", "text": "what is this?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{png}"}}]}])
-    # Ollama puts an image marker into the prompt: the image was sent, not dropped.
-    assert with_image.usage and text_only.usage
-    assert with_image.usage.prompt_tokens > text_only.usage.prompt_tokens  # type: ignore[operator]
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_1X1}"}}]}]
+    for call in (lambda: llm.chat(image), lambda: list(llm.stream(image)),
+                 lambda: asyncio.run(llm.achat(image))):
+        with pytest.raises(VisionUnsupportedError, match="model 'tiny' on backend 'ollama' "
+                           "cannot see images") as err:
+            call()
+        assert "ollama pull" in str(err.value)
+    assert llm.can_see() is False
 
 
 # --- a host name that does not resolve ---

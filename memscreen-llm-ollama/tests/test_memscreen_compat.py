@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from memscreen_llm import BackendError, EmbedderFactory, LlmFactory
+from memscreen_llm import EmbedderFactory, LlmFactory, VisionUnsupportedError
 from memscreen_llm.testing import memscreen_patterns as kit
-from memscreen_llm_ollama.testing import OllamaServer
+from memscreen_llm_ollama.testing import VISION_MODEL, OllamaServer
 
 MODEL = "tiny"
 
@@ -111,15 +111,15 @@ def test_ollama_config_keys_num_predict_num_gpu_output_format(proxy: kit.Recordi
 
 # --- every generate_response call site ---
 
-@pytest.mark.parametrize("pattern", kit.PATTERNS, ids=[p.name for p in kit.PATTERNS])
+# G4 sends a screenshot: its own test below, on the vision model and the text-only one.
+TEXT_PATTERNS = [p for p in kit.PATTERNS if p.name != "G4"]
+
+
+@pytest.mark.parametrize("pattern", TEXT_PATTERNS, ids=[p.name for p in TEXT_PATTERNS])
 def test_call_site_shape(pattern: kit.CallPattern, proxy: kit.RecordingProxy) -> None:
     """Each generate_response call site of MemScreen (the pattern's `where`), verbatim."""
     llm = LlmFactory.create("ollama", _llm_dict(proxy.url))
-    try:
-        result = kit.replay(llm, pattern)
-    except BackendError as exc:  # G4 on the text-only tiny model: the image still went out
-        assert pattern.name == "G4", exc
-        result = ""
+    result = kit.replay(llm, pattern)
     assert isinstance(result, str)  # every caller .strip()s / json.loads a str
     body = proxy.last("/api/chat")
     assert [m["role"] for m in body["messages"]] == [m["role"] for m in pattern.messages]
@@ -130,8 +130,19 @@ def test_call_site_shape(pattern: kit.CallPattern, proxy: kit.RecordingProxy) ->
         assert "format" not in body
     for name, value in (pattern.options or {}).items():  # Ollama options: as given
         assert body["options"][name] == value
-    if pattern.name == "G4":
-        assert body["messages"][0]["images"] == [kit.PNG_1X1]
+
+
+def test_g4_screenshot_reaches_a_vision_model_and_a_text_model_refuses_it(
+        proxy: kit.RecordingProxy) -> None:
+    """utils.py get_image_description: `images: [base64]` beside the prompt."""
+    seeing = LlmFactory.create("ollama", {**_llm_dict(proxy.url), "model": VISION_MODEL})
+    assert isinstance(kit.replay(seeing, kit.BY_NAME["G4"]), str)
+    assert proxy.last("/api/chat")["messages"][0]["images"] == [kit.PNG_1X1]
+    sent = len(proxy.bodies("/api/chat"))
+    blind = LlmFactory.create("ollama", _llm_dict(proxy.url))  # the text-only tiny model
+    with pytest.raises(VisionUnsupportedError, match="cannot see images"):
+        kit.replay(blind, kit.BY_NAME["G4"])
+    assert len(proxy.bodies("/api/chat")) == sent  # refused before sending: no "[img-0]"
 
 
 def test_tools_return_memscreen_dict(proxy: kit.RecordingProxy) -> None:

@@ -11,33 +11,17 @@ from __future__ import annotations
 
 import base64
 import random
-import struct
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from memscreen_llm.testing import png
 from memscreen_llm_ollama.testing import MODEL, VISION_IMAGE_TOKENS, OllamaServer
 
 OPTIONS = {"temperature": 0, "seed": 1, "num_predict": 8}
 TEXT = "hello world"
-
-
-def png(width: int, height: int, pixel: Any) -> bytes:
-    """An RGB PNG; `pixel(x, y)` gives each pixel's (r, g, b)."""
-    rows = b"".join(
-        b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width)) for y in range(height)
-    )
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def b64(data: bytes) -> str:
@@ -45,9 +29,10 @@ def b64(data: bytes) -> str:
 
 
 _noise = random.Random(7)
-RED = b64(png(8, 8, lambda x, y: (200, 30, 30)))
-BLUE = b64(png(8, 8, lambda x, y: (20, 40, 220)))
-NOISE = b64(png(56, 56, lambda x, y: [_noise.randrange(256) for _ in range(3)]))
+RED = b64(png(8, 8, (200, 30, 30)))
+BLUE = b64(png(8, 8, (20, 40, 220)))
+NOISE = b64(png(56, 56, lambda x, y: (_noise.randrange(256), _noise.randrange(256),
+                                      _noise.randrange(256))))
 
 
 @pytest.fixture

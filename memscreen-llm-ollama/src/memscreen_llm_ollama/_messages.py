@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ import pydantic
 
 from memscreen_llm import ChatDelta, ChatResult, ToolCall, Usage
 from memscreen_llm.errors import ResponseParseError, UsageError
+from memscreen_llm.images import ImagePart
 from memscreen_llm.types import StreamJoiner
 
 from ._errors import problems
@@ -19,15 +19,15 @@ from ._errors import problems
 
 def to_ollama_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Assistant tool calls get dict arguments; tool results get the called tool's name;
-    image_url parts with base64 data become `images`. What Ollama cannot take (an image
-    URL, an unknown part type, a value of the wrong type) is a UsageError, never dropped."""
+    core's `ImagePart`s (every image input shape, loaded and checked) become `images`
+    (sent as base64). What Ollama cannot take (an unknown part type, a value of the wrong type) is
+    a UsageError, never dropped."""
     names_by_id: dict[str, str] = {}
     out: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         content, images = _content(message.get("content"), where)
         item: dict[str, Any] = {"role": message["role"], "content": content}
-        images = [*_images(message.get("images"), where), *images]
         if images:
             item["images"] = images
         if message.get("tool_calls"):
@@ -47,8 +47,9 @@ def to_ollama_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, 
     return out
 
 
-def _content(content: Any, where: str) -> tuple[str, list[str]]:
-    """A message's text, and the base64 images of its image_url parts."""
+def _content(content: Any, where: str) -> tuple[str, list[bytes]]:
+    """A message's text, and its images' bytes (core normalised them to ImageParts; the
+    SDK base64-encodes bytes as they are, while a str could be taken for a path)."""
     if content is None:
         return "", []
     if isinstance(content, str):
@@ -58,49 +59,21 @@ def _content(content: Any, where: str) -> tuple[str, list[str]]:
         raise UsageError(f"{where}.content must be a string or a list of content parts, got "
                          f"{type(content).__name__}")
     texts: list[str] = []
-    images: list[str] = []
+    images: list[bytes] = []
     for number, part in enumerate(content):
+        if isinstance(part, ImagePart):
+            images.append(part.data)
+            continue
         at = f"{where}.content[{number}]"
         kind = part.get("type") if isinstance(part, Mapping) else None
         if kind == "text" and isinstance(part.get("text"), str):
             texts.append(part["text"])
-        elif kind == "image_url":
-            images.append(_image_part(part.get("image_url"), at))
         elif kind == "text":
             raise UsageError(f"{at}.text must be a string, got {type(part.get('text')).__name__}")
         else:
             raise UsageError(f"{at} is a {kind!r} part, which Ollama cannot take: it takes "
-                             "'text' parts and 'image_url' parts holding base64 data")
+                             "'text' and image parts")
     return "".join(texts), images
-
-
-def _image_part(image_url: Any, where: str) -> str:
-    url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
-    if not isinstance(url, str):
-        raise UsageError(f"{where}.image_url must be {{'url': 'data:image/...;base64,...'}}")
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        if header.endswith(";base64") and data:
-            return data
-        raise UsageError(f"{where}: a data: URL for Ollama must be base64 "
-                         "('data:image/png;base64,...')")
-    raise UsageError(f"{where}: Ollama takes images as base64 data, not a URL ({url[:60]!r}); "
-                     "fetch the image and pass it as a 'data:image/...;base64,...' URL or in "
-                     "the message's images=[...]")
-
-
-def _images(images: Any, where: str) -> list[Any]:
-    """A message's Ollama-style `images`: base64 strings, raw bytes or file paths."""
-    if not images:
-        return []
-    if isinstance(images, (str, bytes)) or not isinstance(images, Sequence):
-        raise UsageError(f"{where}.images must be a list of images (base64 strings, bytes or "
-                         "paths)")
-    for number, image in enumerate(images):
-        if not isinstance(image, (str, bytes, bytearray, os.PathLike)):
-            raise UsageError(f"{where}.images[{number}] is {type(image).__name__}; an image is "
-                             "base64 text, bytes or a file path")
-    return list(images)
 
 
 def _call_out(call: Any, names_by_id: dict[str, str], where: str) -> dict[str, Any]:

@@ -35,6 +35,10 @@ The checks:
    prompt_eval_count counts cached prompt tokens too (from 0.30 some releases count only
    the new ones, which would look like dropped messages); off when the version is unknown.
 
+4. before sending, for a conversation with images: Ollama budgets 768 tokens for each
+   image (whatever the projector makes of it) when it picks the messages that fit, so
+   floor + 768 x images > a known window means the earlier messages would go.
+
 `embed()` asks /api/embed not to cut (`truncate: false`) and turns its refusal into the
 same error.
 
@@ -66,6 +70,8 @@ from memscreen_llm.types import StreamJoiner
 log = logging.getLogger("memscreen_llm_ollama")
 
 OLLAMA_DEFAULT_CONTEXT = 4096  # Ollama 0.9's, unless the server sets OLLAMA_CONTEXT_LENGTH
+# What Ollama counts for each image of a conversation when it fits one into num_ctx.
+OLLAMA_IMAGE_BUDGET = 768
 # From this release on, prompt_eval_count may leave out cached tokens (check 3 is off).
 _COUNTS_NEW_TOKENS_ONLY = (0, 30)
 
@@ -78,6 +84,8 @@ class ModelLimits:
     trained: int | None = None
     modelfile: int | None = None
     full_prompt_counts: bool = False
+    # /api/show's capabilities ("completion", "vision", "tools"...); None: not said.
+    capabilities: frozenset[str] | None = None
 
 
 # An /api/show or /api/version answer that says nothing usable (a proxy without them, an
@@ -150,8 +158,10 @@ def limits_from(shown: Any, version: str | None) -> ModelLimits:
     for key, value in dict(getattr(shown, "modelinfo", None) or {}).items():
         if key.endswith(".context_length") and _positive(value):
             trained = value
+    capabilities = getattr(shown, "capabilities", None)
     return ModelLimits(trained, _modelfile_num_ctx(getattr(shown, "parameters", None) or ""),
-                       _version(version) < _COUNTS_NEW_TOKENS_ONLY)
+                       _version(version) < _COUNTS_NEW_TOKENS_ONLY,
+                       frozenset(map(str, capabilities)) if capabilities else None)
 
 
 def _modelfile_num_ctx(parameters: str) -> int | None:
@@ -217,11 +227,19 @@ class Budget:
             known, source = False, "Ollama's default (assumed; set num_ctx to be sure)"
         if limits.trained and limits.trained < window:
             window, source = limits.trained, f"the model's trained context, under {source}"
-        floor, chars = _size(params.get("messages") or ())
+        messages = params.get("messages") or ()
+        floor, chars = _size(messages)
         budget = cls(window, known, source, floor, chars, limits.full_prompt_counts, truncate)
         if known and floor > window:
             budget._cut(None, floor, "Ollama would cut it to fit, without saying so")
             return replace(budget, warned=True)  # truncate=True: said once is enough
+        images = sum(len(message.get("images") or ()) for message in messages)
+        with_images = floor + OLLAMA_IMAGE_BUDGET * images
+        if known and images and len(messages) > 1 and with_images > window:
+            budget._cut(None, with_images, "Ollama would drop the earlier messages, without "
+                        f"saying so: it counts {OLLAMA_IMAGE_BUDGET} tokens for each image "
+                        f"({images} here) when it fits a conversation into its window")
+            return replace(budget, warned=True)
         return budget
 
     def check(self, prompt_eval_count: int | None, stream: StreamJoiner | None = None) -> None:

@@ -25,6 +25,7 @@ from memscreen_llm.errors import (
     ResponseParseError,
     StreamInterruptedError,
     UsageError,
+    VisionUnsupportedError,
 )
 from memscreen_llm.transport import (
     Budget,
@@ -44,6 +45,9 @@ from . import _health, _messages, _ndjson, _truncation
 from ._errors import CLIENT_ERRORS, retry_verdict, translate
 from .config import OllamaConfig
 
+SEE_FIX = ("pull a vision model (e.g. `ollama pull qwen2.5vl:3b`, MemScreen's family) and "
+           "set model to it; `ollama show MODEL` lists 'vision' under Capabilities for a "
+           "model that can see")
 # memscreen-llm option -> Ollama `options` key
 _OPTION_NAMES = {
     "temperature": "temperature", "top_p": "top_p", "top_k": "top_k",
@@ -56,7 +60,7 @@ class OllamaLLM(LLMBase):
 
     capabilities = frozenset({
         Capability.STREAMING, Capability.TOOLS, Capability.REASONING, Capability.JSON_SCHEMA,
-        Capability.EMBEDDINGS, Capability.ASYNC,
+        Capability.EMBEDDINGS, Capability.ASYNC, Capability.VISION,
     })
     extra_call_options = frozenset({"think", "keep_alive", "num_ctx", "options", "truncate",
                                     "timeout"})
@@ -142,6 +146,7 @@ class OllamaLLM(LLMBase):
         model = params["model"]
         limits = self._limits.get(model) or with_retries(
             clock, functools.partial(self._limits.fetch, self._client, model), retry_verdict)
+        self._check_sight(request, model, limits)
         return _truncation.Budget.plan(params, limits, truncate)
 
     async def _acontext(self, request: ChatRequest, params: dict[str, Any],
@@ -152,7 +157,26 @@ class OllamaLLM(LLMBase):
         if limits is None:
             fetch = functools.partial(self._limits.afetch, self._aclient(), model)
             limits = await awith_retries(clock, fetch, retry_verdict)
+        self._check_sight(request, model, limits)
         return _truncation.Budget.plan(params, limits, truncate)
+
+    def _check_sight(self, request: ChatRequest, model: str,
+                     limits: _truncation.ModelLimits) -> None:
+        """Images for a model /api/show says cannot see: our error (Ollama would answer,
+        the image turned into the text "[img-0]")."""
+        if request.images and limits.capabilities is not None and (
+                "vision" not in limits.capabilities):
+            raise VisionUnsupportedError(self.backend_name, model, SEE_FIX)
+
+    def _can_see(self, model: str) -> bool | None:
+        limits = self._limits.get(model)
+        if limits is None:
+            try:
+                limits = with_retries(self._clock(None), functools.partial(
+                    self._limits.fetch, self._client, model), retry_verdict)
+            except CLIENT_ERRORS as exc:
+                raise self._error(exc, model) from exc
+        return None if limits.capabilities is None else "vision" in limits.capabilities
 
     def _chat(self, request: ChatRequest) -> ChatResult:
         params = self._params(request)
