@@ -5,11 +5,9 @@ the Ollama and vLLM suites, against the real engines."""
 from __future__ import annotations
 
 import base64
-import http.server
 import io
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from memscreen_llm.images import (
     prepare_image,
 )
 from memscreen_llm.openai_compat import wire_messages
-from memscreen_llm.testing import free_port
+from memscreen_llm.testing import free_port, image_server
 
 
 def _png(width: int = 64, height: int = 40, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -78,27 +76,8 @@ def png_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def http_image() -> Iterator[str]:
-    """A loopback server: /shot.png is the PNG, anything else 404."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path != "/shot.png":
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(PNG)))
-            self.end_headers()
-            self.wfile.write(PNG)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with image_server(PNG) as url:
+        yield url
 
 
 def test_every_input_shape_is_the_same_image(png_file: Path, http_image: str) -> None:

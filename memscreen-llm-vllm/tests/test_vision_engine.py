@@ -23,19 +23,17 @@ Findings written down as tests:
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import struct
 import subprocess
 import urllib.error
 import urllib.request
 import uuid
-import zlib
 from typing import Any
 
 from conftest import MODEL
 
+from memscreen_llm.testing import data_url, png
 from memscreen_llm_vllm.testing import (
     TINY_VLM_NAME,
     Engine,
@@ -46,27 +44,6 @@ from memscreen_llm_vllm.testing import (
 
 TEXT = [{"type": "text", "text": "What is this?"}]
 TILE_TOKENS = 16  # <image> tokens per 112 px tile (build_tiny_vlm.IMAGE_SEQ_LEN)
-
-
-def png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A one-colour RGB PNG, stdlib only."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        crc = zlib.crc32(tag + data) & 0xFFFFFFFF
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
-
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-def data_url(image: bytes, mime: str = "image/png") -> str:
-    return f"data:{mime};base64,{base64.b64encode(image).decode()}"
 
 
 SQUARE = data_url(png(64, 64))

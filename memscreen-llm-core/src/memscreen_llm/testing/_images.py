@@ -1,4 +1,4 @@
-"""Test images without Pillow: a one-colour PNG, and a loopback server handing one out."""
+"""Test images without Pillow: a PNG of any size, and a loopback server handing one out."""
 
 from __future__ import annotations
 
@@ -7,18 +7,26 @@ import http.server
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+Pixel = tuple[int, int, int]
 
-def png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A one-colour RGB PNG of that size, stdlib only."""
+
+def png(width: int, height: int,
+        rgb: Pixel | Callable[[int, int], Pixel] = (200, 30, 30)) -> bytes:
+    """An RGB PNG of that size, stdlib only: one colour, or `rgb(x, y)` for each pixel."""
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         crc = zlib.crc32(tag + data) & 0xFFFFFFFF
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
 
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    if callable(rgb):
+        pixel = rgb
+        rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(width))
+                        for y in range(height))
+    else:
+        rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
             + chunk(b"IEND", b""))
