@@ -246,3 +246,10 @@ def test_the_openai_wire_shape() -> None:
 
 def test_image_parts_repr_shows_no_bytes() -> None:
     assert "bytes>" in repr(load_image(PNG, "m")) and B64[:20] not in repr(load_image(PNG, "m"))
+
+
+def test_an_empty_images_list_is_no_image_and_is_not_sent_on() -> None:
+    message = {"role": "user", "content": "hi", "images": []}
+    request = Seeing(BaseLlmConfig(model="m")).build_request([message])
+    assert request.images == 0 and request.messages[0] == {"role": "user", "content": "hi"}
+    assert Blind(BaseLlmConfig(model="m")).chat([message]).content == "0"  # no vision needed

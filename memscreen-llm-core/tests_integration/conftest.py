@@ -54,3 +54,10 @@ def thaw(server: vllm_kit.VllmServer) -> None:
 @pytest.fixture(autouse=True)
 def _clean_env(memscreen_clean_env: Path) -> None:
     """No MEMSCREEN_* / API-key variables, a fresh cwd (core kit's fixture)."""
+
+
+@pytest.fixture(scope="session")
+def vlm() -> Iterator[vllm_kit.VllmServer]:
+    """vLLM serving the tiny vision-language model (started by the first test using it)."""
+    engine = vllm_kit.provision_or_skip()
+    yield from vllm_kit.serve_vlm(engine, vllm_kit.provision_vlm_or_skip(engine))

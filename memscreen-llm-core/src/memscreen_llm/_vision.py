@@ -45,10 +45,16 @@ def count_images(messages: Sequence[Mapping[str, Any]]) -> int:
                if isinstance(message.get("content"), list) for part in message["content"])
 
 
+def needs_normalizing(messages: Sequence[Mapping[str, Any]]) -> bool:
+    """Images, or an `images` key even empty (Ollama's, which no other engine reads)."""
+    return any("images" in message or carries_images(message) for message in messages)
+
+
 def normalize_messages(messages: Sequence[Mapping[str, Any]],
                        settings: ImageSettings) -> tuple[Mapping[str, Any], ...]:
     """`messages` with every image as a prepared `ImagePart` content part."""
-    return tuple(_normalized(message, index, settings) if carries_images(message) else message
+    return tuple(_normalized(message, index, settings)
+                 if "images" in message or carries_images(message) else message
                  for index, message in enumerate(messages))
 
 
@@ -57,7 +63,7 @@ def _normalized(message: Mapping[str, Any], index: int,
     where = f"messages[{index}]"
     parts: list[Any] = []
     images = message.get("images")
-    if images:
+    if images is not None:
         if isinstance(images, str | bytes | bytearray) or not isinstance(images, Sequence):
             raise ImageError(f"{where}.images", f"must be a list of images, got "
                              f"{type(images).__name__}", "wrap it in a list: images=[image]")
@@ -74,7 +80,8 @@ def _normalized(message: Mapping[str, Any], index: int,
         parts += [_part(part, f"{where}.content[{number}]", settings)
                   for number, part in enumerate(content)]
     out = {key: value for key, value in message.items() if key != "images"}
-    out["content"] = parts
+    if any(isinstance(part, ImagePart) for part in parts):
+        out["content"] = parts
     return out
 
 

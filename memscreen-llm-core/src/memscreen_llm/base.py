@@ -212,10 +212,11 @@ class LLMBase(abc.ABC):
         _check_option_values(type(self.config), options)
         _check_messages(messages)
         images = 0
-        from . import _vision  # here: text-only apps never load the image code
+        from . import _vision  # here: loaded by the first request, not by discovery
 
         if _vision.has_images(messages):
             self._require(Capability.VISION)
+        if _vision.needs_normalizing(messages):
             from ._image_prep import ImageSettings
 
             messages = _vision.normalize_messages(messages, ImageSettings.from_config(self.config))
