@@ -74,15 +74,17 @@ def test_content_in_the_conventions_shape() -> None:
         {"role": "assistant", "content": None, "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
         {"role": "tool", "tool_call_id": "c1", "content": "42"},
+        {"role": "user", "content": "and this?", "images": ["iVBORw0KGgo="]},  # Ollama's
     ]
+    image = {"type": "blob", "modality": "image"}  # never the bytes
     assert json.loads(a.input_messages(messages)) == [
         {"role": "system", "parts": [{"type": "text", "content": "be terse"}]},
-        {"role": "user", "parts": [{"type": "text", "content": "what is this?"},
-                                   {"type": "image_url"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "what is this?"}, image]},
         {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "f",
                                          "arguments": "{}"}]},
         {"role": "tool", "parts": [{"type": "tool_call_response", "id": "c1",
                                     "response": "42"}]},
+        {"role": "user", "parts": [image, {"type": "text", "content": "and this?"}]},
     ]
     result = ChatResult(content="done", reasoning="hmm", finish_reason="stop",
                         tool_calls=[ToolCall(name="f", arguments={"x": 1}, id="c2")])

@@ -129,15 +129,21 @@ def error_description(exc: BaseException) -> str:
     return redact_all_urls(lines[0])[:500] if lines else type(exc).__qualname__
 
 
-def _parts(content: Any) -> list[dict[str, Any]]:
+_IMAGE = {"type": "blob", "modality": "image"}  # an image is named, never its bytes
+
+
+def _parts(content: Any, images: Any = None) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = [dict(_IMAGE) for _ in images or ()]  # Ollama's `images`
     if isinstance(content, str):
-        return [{"type": "text", "content": content}]
-    parts: list[dict[str, Any]] = []
-    for part in content or ():
+        return [*parts, {"type": "text", "content": content}]
+    for part in [content] if isinstance(content, Mapping) else content or ():
+        kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
         if isinstance(part, Mapping) and isinstance(part.get("text"), str):
             parts.append({"type": "text", "content": part["text"]})
-        elif isinstance(part, Mapping):
-            parts.append({"type": str(part.get("type", "unknown"))})  # images: not their bytes
+        elif kind in ("image_url", "image", "ImagePart"):
+            parts.append(dict(_IMAGE))
+        else:
+            parts.append({"type": str(kind or "unknown")})
     return parts
 
 
@@ -146,7 +152,7 @@ def input_messages(messages: Sequence[Mapping[str, Any]]) -> str:
     out = []
     for message in messages:
         entry: dict[str, Any] = {"role": message.get("role"),
-                                 "parts": _parts(message.get("content"))}
+                                 "parts": _parts(message.get("content"), message.get("images"))}
         for call in message.get("tool_calls") or ():
             function = call.get("function", {}) if isinstance(call, Mapping) else {}
             entry["parts"].append({"type": "tool_call", "id": call.get("id"),
