@@ -60,3 +60,12 @@ def parser_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _clean_env(memscreen_clean_env: Path) -> None:
     """No MEMSCREEN_* / API-key variables, a fresh cwd: no stray ./memscreen-llm.toml."""
+
+
+@pytest.fixture(scope="session")
+def vlm(engine: Engine) -> Iterator[VllmServer]:
+    """A vision-language model's server (vLLM with the kit's tiny VLM standing in for
+    SGLang serving one), started by the first test that asks for it."""
+    from memscreen_llm_vllm.testing import provision_vlm_or_skip, serve_vlm
+
+    yield from serve_vlm(engine, provision_vlm_or_skip(engine))
