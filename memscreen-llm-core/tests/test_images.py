@@ -253,3 +253,12 @@ def test_an_empty_images_list_is_no_image_and_is_not_sent_on() -> None:
     request = Seeing(BaseLlmConfig(model="m")).build_request([message])
     assert request.images == 0 and request.messages[0] == {"role": "user", "content": "hi"}
     assert Blind(BaseLlmConfig(model="m")).chat([message]).content == "0"  # no vision needed
+
+
+def test_base64_text_that_is_no_possible_file_name_is_read_as_base64() -> None:
+    # A small image's base64 is short enough to be tried as a path, with a component
+    # longer than a file system takes (ENAMETOOLONG): still base64.
+    small = _png(120, 80)
+    text = base64.b64encode(small).decode()
+    assert len(text) < 4096 and max(len(piece) for piece in text.split("/")) > 255
+    assert load_image(text, "m").data == small

@@ -114,7 +114,7 @@ def _from_text(text: str, where: str, detail: str) -> ImagePart:
 
         return _from_path(Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path)),
                           where, detail)
-    if _could_be_path(text) and Path(text).expanduser().is_file():
+    if _is_file(text):
         return _from_path(Path(text).expanduser(), where, detail)
     data = _b64decode(text)
     if data is not None and sniff_mime(data) is not None:
@@ -132,6 +132,15 @@ def _from_text(text: str, where: str, detail: str) -> ImagePart:
 def _could_be_path(text: str) -> bool:
     # Base64 of a screenshot is megabytes; a path is short and has no newline.
     return 0 < len(text) < 4096 and "\n" not in text
+
+
+def _is_file(text: str) -> bool:
+    if not _could_be_path(text):
+        return False
+    try:
+        return Path(text).expanduser().is_file()
+    except (OSError, ValueError):  # base64 text is no name a file system takes (too long)
+        return False
 
 
 def _b64decode(text: str) -> bytes | None:
