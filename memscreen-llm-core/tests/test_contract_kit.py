@@ -97,7 +97,7 @@ def test_a_backend_that_keeps_the_contract_passes(
 ) -> None:
     monkeypatch.setenv("PYTHONPATH", str(pytester.path / "site"))
     result = _run(pytester, "kitgood", keep=3)
-    result.assert_outcomes(passed=13, skipped=3)
+    result.assert_outcomes(passed=14, skipped=3)  # images: no VISION, so CapabilityError
     result.stdout.fnmatch_lines([
         "*ships no compose file*", "*does not declare tools*", "*does not declare reasoning*",
     ])

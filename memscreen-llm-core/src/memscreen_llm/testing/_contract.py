@@ -19,11 +19,13 @@ from ..errors import (
     MemscreenLLMError,
     ModelNotFoundError,
     UsageError,
+    VisionUnsupportedError,
 )
 from ..factory import build, create_llm
 from ..specs import env_name
 from ..types import Capability, ChatResult, ToolCall, join_deltas
 from ._compose import check_compose_file, compose_binary_or_skip
+from ._images import png
 from ._ports import free_port
 from ._samples import WEATHER_TOOL
 
@@ -251,6 +253,29 @@ class BackendContract:
         report = llm.health()
         assert report.backend == llm.backend_name
         assert report.checks and report.ok, [c for c in report.checks if not c.ok]
+
+    def test_contract_images_reach_the_model_or_are_refused(self, llm: LLMBase) -> None:
+        """An image is never dropped: a model that sees counts its tokens, one that cannot
+        raises VisionUnsupportedError (as can_see() said), a backend without VISION
+        raises CapabilityError."""
+        text = [{"role": "user", "content": "What is this?"}]
+        image = [{**text[0], "images": [png(64, 64)]}]
+        if not llm.supports(Capability.VISION):
+            with pytest.raises(CapabilityError):
+                llm.chat(image)
+            return
+        can_see = llm.can_see()
+        try:
+            seen = llm.chat(image, **self.deterministic)
+        except VisionUnsupportedError as exc:
+            assert can_see is not True, f"can_see() said True, then: {exc}"
+            assert llm.config.model is None or repr(llm.config.model) in str(exc)
+            return
+        assert can_see is not False, "can_see() said False, yet the image was answered"
+        plain = llm.chat(text, **self.deterministic)
+        if seen.usage and plain.usage and seen.usage.prompt_tokens is not None:
+            assert seen.usage.prompt_tokens > (plain.usage.prompt_tokens or 0), (
+                "the image did not reach the model: no more prompt tokens than without it")
 
     def test_contract_undeclared_capabilities_raise(self, llm: LLMBase) -> None:
         calls: dict[Capability, Callable[[], object]] = {
