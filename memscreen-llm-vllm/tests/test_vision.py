@@ -57,22 +57,30 @@ def text_tokens(vlm: VllmServer) -> int:
 
 
 def test_every_input_shape_reaches_the_engine_as_the_same_image(
-        seeing: LLMBase, text_tokens: int, tmp_path: Path) -> None:
+        vlm: VllmServer, text_tokens: int, tmp_path: Path) -> None:
     from PIL import Image
 
     path = tmp_path / "shot.png"
     path.write_bytes(TALL)
     encoded = base64.b64encode(TALL).decode()
-    with image_server(TALL) as http:
+    with image_server(TALL) as http, RecordingProxy(vlm.host_url) as proxy:
         ollama_style = [TALL, encoded, data_url(TALL), str(path), path, path.as_uri(),
                         f"{http}/shot.png", Image.open(io.BytesIO(TALL))]
-        counts = {_prompt_tokens(seeing, _ask(shape)) for shape in ollama_style}
         openai_style = [data_url(TALL), str(path), path.as_uri(), f"{http}/shot.png"]
-        counts |= {_prompt_tokens(seeing, [{"role": "user", "content": [
+        messages = [_ask(shape) for shape in ollama_style] + [[{"role": "user", "content": [
             {"type": "text", "text": QUESTION},
-            {"type": "image_url", "image_url": {"url": url}}]}]) for url in openai_style}
-    assert len(counts) == 1, counts  # one image, whatever its shape
-    assert counts.pop() == text_tokens + 96  # its tokens counted: it reached the model
+            {"type": "image_url", "image_url": {"url": url}}]}] for url in openai_style]
+        for message in messages:
+            # A new backend each time: it has sent no image yet, so the data goes whole.
+            llm = create_llm("vllm", base_url=f"{proxy.url}/v1", model=TINY_VLM_NAME,
+                             max_tokens=1)
+            assert _prompt_tokens(llm, message) == text_tokens + 96  # the image's tokens
+            parts = proxy.last("/chat/completions")["messages"][0]["content"]
+            [sent] = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+            # The same image on the wire, every shape (a PIL image as PNG: its pixels).
+            pixels = Image.open(io.BytesIO(base64.b64decode(sent.partition(",")[2])))
+            assert sent == data_url(TALL) or pixels.tobytes() == Image.open(
+                io.BytesIO(TALL)).tobytes()
 
 
 def test_two_images_in_a_message_and_in_history(seeing: LLMBase, text_tokens: int) -> None:
@@ -156,16 +164,40 @@ def test_preprocessing_shapes_what_the_engine_gets(vlm: VllmServer) -> None:
         assert detail == "low"  # passed on as well, for engines that read it
 
 
-def test_each_image_goes_with_its_sha256_as_vllms_cache_uuid(vlm: VllmServer,
-                                                             text_tokens: int) -> None:
+def test_a_screenshot_sent_again_goes_as_its_uuid_alone(vlm: VllmServer,
+                                                         text_tokens: int) -> None:
     with RecordingProxy(vlm.host_url) as proxy:
         llm = create_llm("vllm", base_url=f"{proxy.url}/v1", model=TINY_VLM_NAME, max_tokens=1)
         first = _prompt_tokens(llm, _ask(TALL))
-        again = _prompt_tokens(llm, _ask(TALL))  # the engine's cache: the same answer
-        part = proxy.last("/chat/completions")["messages"][0]["content"][0]
+        sent_first = proxy.last("/chat/completions")["messages"][0]["content"][0]
+        again = _prompt_tokens(llm, _ask(TALL))  # from the engine's cache, by the uuid
+        sent_again = proxy.last("/chat/completions")["messages"][0]["content"][0]
     assert first == again == text_tokens + 96
-    assert part["uuid"] == hashlib.sha256(TALL).hexdigest()
-    assert part["image_url"]["url"] == data_url(TALL)
+    digest = hashlib.sha256(TALL).hexdigest()
+    assert sent_first == {"type": "image_url", "uuid": digest,
+                          "image_url": {"url": data_url(TALL)}}
+    assert sent_again == {"type": "image_url", "uuid": digest, "image_url": None}
+
+
+def test_an_image_the_server_no_longer_has_is_sent_whole(vlm: VllmServer,
+                                                          text_tokens: int) -> None:
+    # As after the server evicted it or restarted: the backend believes the server has
+    # an image it never saw; the server's real "Cache miss" is recovered from once.
+    fresh = png(100, 400, (90, 10, 10))
+    with RecordingProxy(vlm.host_url) as proxy:
+        llm = create_llm("vllm", base_url=f"{proxy.url}/v1", model=TINY_VLM_NAME, max_tokens=1)
+        llm._seen_images = _seen_from(fresh)  # type: ignore[attr-defined]
+        assert _prompt_tokens(llm, _ask(fresh)) == text_tokens + 96
+        bodies = proxy.bodies("/chat/completions")
+    assert [b["messages"][0]["content"][0]["image_url"] is None for b in bodies] == [True, False]
+
+
+def _seen_from(image: bytes) -> object:
+    from memscreen_llm_vllm.server import _SeenImages
+
+    seen = _SeenImages()
+    seen.took([{"content": [{"type": "image_url", "uuid": hashlib.sha256(image).hexdigest()}]}])
+    return seen
 
 
 def test_doctor_says_whether_the_model_can_see(vlm: VllmServer, server: VllmServer) -> None:

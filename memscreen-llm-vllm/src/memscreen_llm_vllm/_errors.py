@@ -54,6 +54,13 @@ def is_context_refusal(exc: BaseException) -> bool:
     return context_numbers(message) is not None or bool(_TOO_LONG.search(message))
 
 
+def is_image_cache_miss(exc: BaseException) -> bool:
+    """An image sent by its uuid alone is no longer in the server's cache (evicted, a
+    restart, another replica): "Cache miss for image at index 0 but data is not provided"."""
+    return isinstance(exc, openai.BadRequestError) and "cache miss" in server_message(
+        exc).lower()
+
+
 def is_missing_tool_parser(exc: BaseException) -> bool:
     """The server refused tool_choice because it was started without a tool-call parser."""
     return isinstance(exc, openai.BadRequestError) and bool(

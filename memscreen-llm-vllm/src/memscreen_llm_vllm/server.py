@@ -11,7 +11,9 @@ server-side tool parser, so tools go with tool_choice "none" and are parsed clie
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator
+import threading
+from collections import OrderedDict
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import openai
@@ -30,7 +32,13 @@ from memscreen_llm.openai_compat import (
 )
 
 from . import _context, _health, _messages
-from ._errors import context_limit, is_context_refusal, is_missing_tool_parser, vllm_error
+from ._errors import (
+    context_limit,
+    is_context_refusal,
+    is_image_cache_miss,
+    is_missing_tool_parser,
+    vllm_error,
+)
 from .config import SESSION_HEADER, VllmConfig
 
 Steps = Generator[Op, Any, Any]
@@ -39,6 +47,45 @@ Steps = Generator[Op, Any, Any]
 # A 32x32 grey PNG: the smallest image every vision processor takes, for the probe.
 _PROBE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAACAAAAAgCAIAAAD8GO2jAAAAKElEQVR42u3"
           "NQQEAAAQEMCS/6Erw2wqsk9SnqWcCgUAgEAgEAoHgygK+PQHAs0oJIwAAAABJRU5ErkJggg==")
+
+
+class _SeenImages:
+    """Digests of the images the server answered lately (the newest kept). vLLM keys its
+    multimodal cache by the part's `uuid` and takes a part without data for a key it
+    has, so a screenshot sent again goes as its uuid alone; a miss is recovered from."""
+
+    KEPT = 256
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self._digests: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def leave_out(self, messages: list[dict[str, Any]]) -> None:
+        """Drop the data of image parts whose uuid the server has (in place)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            for part in _image_parts(messages):
+                if part["uuid"] in self._digests:
+                    part["image_url"] = None
+
+    def took(self, messages: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for part in _image_parts(messages):
+                self._digests[part["uuid"]] = None
+                self._digests.move_to_end(part["uuid"])
+            while len(self._digests) > self.KEPT:
+                self._digests.popitem(last=False)
+
+
+def _image_parts(messages: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            yield from (part for part in content
+                        if isinstance(part, dict) and part.get("type") == "image_url"
+                        and "uuid" in part)
 
 
 @dataclasses.dataclass
@@ -66,6 +113,8 @@ class VllmServerLLM(OpenAICompatLLM):
         # False once the server says it has no tool-call parser (tool_choice "auto" refused):
         # then tools go with tool_choice "none" and the client-side parser finds the calls.
         self._server_tool_choice = True
+        # Images the server took lately, by digest: sent again by their uuid alone.
+        self._seen_images = _SeenImages()
 
     # --- prepare: bound the prompt against the context ---
 
@@ -111,6 +160,8 @@ class VllmServerLLM(OpenAICompatLLM):
         choice = "none" if not self._server_tool_choice and self.parsers.has_tool_parser else None
         params = self._params(request, model, max_tokens=max_tokens, tool_choice=choice,
                               body=_messages.vllm_body(request))
+        if request.images:
+            self._seen_images.leave_out(params["messages"])
         session = setting(request, self.config, "session_id")
         if session:  # a router keeps the conversation on one replica (docs/SCALING.md)
             params["extra_headers"] = {SESSION_HEADER: session}
@@ -123,7 +174,9 @@ class VllmServerLLM(OpenAICompatLLM):
         assert isinstance(call, VllmCall)
         for attempt in range(self.ATTEMPTS):
             try:
-                return (yield Create(call.params, stream))
+                answer = yield Create(call.params, stream)
+                self._seen_images.took(call.params["messages"])
+                return answer
             except CLIENT_ERRORS as exc:
                 again = None
                 if attempt < self.ATTEMPTS - 1:
@@ -147,6 +200,11 @@ class VllmServerLLM(OpenAICompatLLM):
                 return None
             count = call.count or (yield from self._count(request, model))
             return self._call(request, model, max_context, count)
+        if is_image_cache_miss(exc) and self._seen_images.enabled:
+            # The server no longer has an image sent by its uuid: send every image whole,
+            # from now on (a server whose cache keeps missing is not worth the round trip).
+            self._seen_images.enabled = False
+            return self._call(request, model, call.max_context, call.count)
         if (is_missing_tool_parser(exc) and self.parsers.has_tool_parser
                 and call.params.get("tool_choice") == "auto"):
             self._server_tool_choice = False
