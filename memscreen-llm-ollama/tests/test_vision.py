@@ -18,6 +18,7 @@ import pytest
 
 from memscreen_llm import (
     ContextLengthError,
+    ImageError,
     LLMBase,
     VisionUnsupportedError,
     create_llm,
@@ -132,3 +133,14 @@ def test_doctor_says_whether_the_model_can_see(server: OllamaServer, vision_mode
                                                       "MEMSCREEN_OLLAMA_MODEL": model})
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"vision     model '{model}' {words}" in done.stdout
+
+
+def test_image_bytes_the_projector_cannot_read_are_an_image_error_not_retried(
+        server: OllamaServer, vision_model: str) -> None:
+    broken = SHOT[:40]  # a PNG's signature and header, then nothing: passes the type check
+    with RecordingProxy(server.base_url) as proxy:
+        llm = create_llm("ollama", base_url=proxy.url, model=vision_model, max_tokens=2)
+        with pytest.raises(ImageError, match="could not decode an image") as err:
+            llm.chat(_ask(broken))
+        assert "embedding from image" in str(err.value)  # Ollama's own words, kept
+        assert len(proxy.bodies("/api/chat")) == 1  # a 500, but not retried: it would fail again

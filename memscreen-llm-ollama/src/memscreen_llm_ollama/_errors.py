@@ -12,7 +12,9 @@ import pydantic
 
 from memscreen_llm.errors import (
     BackendError,
+    BackendOverloadedError,
     BackendUnavailableError,
+    ImageError,
     MemscreenLLMError,
     ModelNotFoundError,
     ResponseParseError,
@@ -35,6 +37,11 @@ def translate(
                 fix=f"ollama pull {model}   (in Docker: docker compose exec ollama ollama pull "
                 f"{model})",
             )
+        if is_undecodable_image(exc):
+            return ImageError("the request", f"Ollama at {url} could not decode an image "
+                              f"({text})", "send a complete PNG, JPEG or WebP image")
+        if exc.status_code in (429, 503):  # busy (OLLAMA_MAX_QUEUE), still after retries
+            return BackendOverloadedError(f"Ollama at {url}", exc.status_code, text)
         return BackendError(f"Ollama at {url} answered HTTP {exc.status_code}: {text}")
     if isinstance(exc, httpx.TimeoutException):
         return BackendError(f"Ollama at {url} timed out: no answer within {timeout:g} s")
@@ -65,10 +72,17 @@ def retry_verdict(exc: BaseException) -> Verdict:
     if is_timeout(exc):
         return None
     if isinstance(exc, ollama.ResponseError):
-        return RETRY if exc.status_code in RETRY_STATUSES else None
+        final = is_undecodable_image(exc)  # a 500, but the same image fails again
+        return RETRY if exc.status_code in RETRY_STATUSES and not final else None
     if isinstance(exc, (ConnectionError, httpx.TransportError)):
         return RETRY
     return None
+
+
+def is_undecodable_image(exc: ollama.ResponseError) -> bool:
+    """Ollama's 500 for image bytes its projector cannot read ("unable to make llava
+    embedding from image")."""
+    return exc.status_code == 500 and "embedding from image" in str(exc.error)
 
 
 def problems(exc: pydantic.ValidationError, limit: int = 3) -> str:
