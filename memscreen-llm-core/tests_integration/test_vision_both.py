@@ -68,3 +68,22 @@ def test_a_text_only_model_is_the_same_typed_error_on_both(configured, backend: 
         describe(llm, SCREENSHOT)
     assert err.value.backend == backend and "cannot see images" in str(err.value)
     assert llm.can_see() is False
+
+
+def test_a_screenshot_falls_back_to_the_next_backend_whole(
+        monkeypatch: pytest.MonkeyPatch, ollama: OllamaServer) -> None:
+    # vLLM unreachable -> Ollama's vision model gets the screenshot (prepared once per
+    # backend from the same message; nothing of it lost on the way).
+    from memscreen_llm.testing import free_port
+
+    for name, value in {"MEMSCREEN_LLM_FALLBACKS": "ollama",
+                        "MEMSCREEN_VLLM_URL": f"http://127.0.0.1:{free_port()}/v1",
+                        "MEMSCREEN_VLLM_MAX_RETRIES": "0",
+                        "MEMSCREEN_OLLAMA_URL": ollama.base_url,
+                        "MEMSCREEN_OLLAMA_MODEL": VISION_MODEL}.items():
+        monkeypatch.setenv(name, value)
+    chain = create_llm("vllm", model=TINY_VLM_NAME, max_tokens=4)
+    with_image = chain.chat([{"role": "user", "content": PROMPT, "images": [SCREENSHOT]}])
+    text_only = chain.chat([{"role": "user", "content": PROMPT}])
+    assert with_image.backend == "ollama" and with_image.usage and text_only.usage
+    assert with_image.usage.prompt_tokens > text_only.usage.prompt_tokens  # type: ignore[operator]

@@ -295,6 +295,10 @@ class FallbackLLM(LLMBase):
     def supports(self, capability: Capability | str) -> bool:
         return Capability(capability) in self.capabilities
 
+    def can_see(self, model: str | None = None) -> bool | None:
+        """The first backend's answer: calls go to it while it can take them."""
+        return self.members[0].can_see(model)
+
     def close(self) -> None:
         for member in self.members:
             member.close()
