@@ -14,7 +14,7 @@ from memscreen_llm import ChatDelta, create_llm
 from memscreen_llm.base import LLMBase
 from memscreen_llm.errors import ContextLengthError
 from memscreen_llm.testing.memscreen_patterns import RecordingProxy
-from memscreen_llm_ollama._truncation import Budget, ModelLimits, limits_from
+from memscreen_llm_ollama._truncation import ContextPlan, ModelLimits, limits_from
 from memscreen_llm_ollama.testing import OllamaServer
 from memscreen_llm_ollama.testing.server import PARAMETERS
 
@@ -173,8 +173,8 @@ def test_embedding_a_text_longer_than_the_context(server: OllamaServer) -> None:
 
 # --- the rules on their own (no engine) ---
 
-def _budget(limits: ModelLimits, messages: Any, **options: Any) -> Budget:
-    return Budget.plan({"messages": messages, "options": options}, limits, truncate=False)
+def _budget(limits: ModelLimits, messages: Any, **options: Any) -> ContextPlan:
+    return ContextPlan.plan({"messages": messages, "options": options}, limits, truncate=False)
 
 
 def test_dropped_messages_are_only_inferred_where_the_count_includes_the_cache() -> None:

@@ -199,7 +199,7 @@ def opt_in(request_options: Mapping[str, Any], ollama_options: dict[str, Any]) -
 
 
 @dataclass(frozen=True)
-class Budget:
+class ContextPlan:
     """One call's window and prompt size; `check()` it against the answer."""
 
     window: int
@@ -212,7 +212,7 @@ class Budget:
     warned: bool = False
 
     @classmethod
-    def plan(cls, params: Mapping[str, Any], limits: ModelLimits, truncate: bool) -> Budget:
+    def plan(cls, params: Mapping[str, Any], limits: ModelLimits, truncate: bool) -> ContextPlan:
         """The budget of a chat request (`params` as sent, the messages in Ollama's shape);
         raises ContextLengthError when even the floor cannot fit a known window."""
         requested: Any = (params.get("options") or {}).get("num_ctx")

@@ -139,7 +139,7 @@ class OllamaLLM(LLMBase):
         return error
 
     def _context(self, request: ChatRequest, params: dict[str, Any],
-                 clock: Budget) -> _truncation.Budget:
+                 clock: Budget) -> _truncation.ContextPlan:
         """The call's context window; raises ContextLengthError for a prompt that cannot fit
         (takes `truncate` out of params["options"]). Sync: the async twin is _acontext."""
         truncate = _truncation.opt_in(request.options, params["options"])
@@ -147,10 +147,10 @@ class OllamaLLM(LLMBase):
         limits = self._limits.get(model) or with_retries(
             clock, functools.partial(self._limits.fetch, self._client, model), retry_verdict)
         self._check_sight(request, model, limits)
-        return _truncation.Budget.plan(params, limits, truncate)
+        return _truncation.ContextPlan.plan(params, limits, truncate)
 
     async def _acontext(self, request: ChatRequest, params: dict[str, Any],
-                        clock: Budget) -> _truncation.Budget:
+                        clock: Budget) -> _truncation.ContextPlan:
         truncate = _truncation.opt_in(request.options, params["options"])
         model = params["model"]
         limits = self._limits.get(model)
@@ -158,7 +158,7 @@ class OllamaLLM(LLMBase):
             fetch = functools.partial(self._limits.afetch, self._aclient(), model)
             limits = await awith_retries(clock, fetch, retry_verdict)
         self._check_sight(request, model, limits)
-        return _truncation.Budget.plan(params, limits, truncate)
+        return _truncation.ContextPlan.plan(params, limits, truncate)
 
     def _check_sight(self, request: ChatRequest, model: str,
                      limits: _truncation.ModelLimits) -> None:
