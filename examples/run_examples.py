@@ -3,7 +3,7 @@
 1. Provisions and starts, on 127.0.0.1, the same real engines the plugins' tests use
    (their test kits, memscreen_llm_ollama.testing and memscreen_llm_vllm.testing):
    Ollama 0.9.3 (CPU build) and a vLLM CPU server, each serving a tiny random-weight
-   model built on the spot (cached).
+   model built on the spot (cached), and tiny vision models for describe_screenshot.py.
 2. Runs each script as a user would, with the environment a user would set
    (MEMSCREEN_LLM_BACKEND, MEMSCREEN_OLLAMA_URL, MEMSCREEN_VLLM_URL, ...), and stops
    at the first that fails.
@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from memscreen_llm.testing import png
 from memscreen_llm_ollama import testing as ollama_kit
 from memscreen_llm_vllm import testing as vllm_kit
 
@@ -49,7 +50,9 @@ def ollama_server() -> Iterator[str]:
     server.start()
     try:
         server.create_model("tiny")
-        log(f"Ollama {engine.version} serving 'tiny' at {server.base_url} (pid {server.pid})")
+        ollama_kit.ensure_vision_model(server, log=log)
+        log(f"Ollama {engine.version} serving 'tiny' and {ollama_kit.VISION_MODEL!r} at "
+            f"{server.base_url} (pid {server.pid})")
         yield str(server.base_url)
     finally:
         server.stop()
@@ -57,14 +60,20 @@ def ollama_server() -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def vllm_server(engine: vllm_kit.Engine) -> Iterator[str]:
+def vllm_server(engine: vllm_kit.Engine, vision: bool = False) -> Iterator[str]:
     logs = tempfile.TemporaryDirectory(prefix="examples-vllm-")
-    server = vllm_kit.VllmServer(engine, served_model_name="tiny",
-                                log_path=Path(logs.name) / "server.log")
+    if vision:  # the tiny vision-language model, at most 2 images a prompt
+        server = vllm_kit.VllmServer(engine, extra_args=vllm_kit.VLM_SERVER_ARGS,
+                                    model_dir=vllm_kit.tiny_vlm(engine, log=log),
+                                    served_model_name=vllm_kit.TINY_VLM_NAME,
+                                    log_path=Path(logs.name) / "server.log")
+    else:
+        server = vllm_kit.VllmServer(engine, served_model_name="tiny",
+                                    log_path=Path(logs.name) / "server.log")
     started = time.monotonic()
     try:
         server.start()  # on failure the error holds the end of the server's log
-        log(f"vLLM {engine.vllm_version} serving 'tiny' at {server.base_url} "
+        log(f"vLLM {engine.vllm_version} serving {server.served_model_name!r} at {server.base_url} "
             f"(up in {time.monotonic() - started:.0f} s)")
         yield str(server.base_url)
     finally:
@@ -116,6 +125,15 @@ def main() -> int:
             run("select_by_config.py", base, args=("vllm",))
             for backend in ("ollama", "vllm"):  # the same code, two engines
                 run("switch_backends.py", {**base, "MEMSCREEN_LLM_BACKEND": backend})
+        with vllm_server(vllm, vision=True) as vlm_url, tempfile.TemporaryDirectory() as tmp:
+            shot = Path(tmp) / "screen.png"
+            shot.write_bytes(png(320, 200, (40, 90, 200)))
+            seeing = {"MEMSCREEN_OLLAMA_URL": ollama_url, "MEMSCREEN_VLLM_URL": vlm_url,
+                      "MEMSCREEN_OLLAMA_MODEL": ollama_kit.VISION_MODEL,
+                      "MEMSCREEN_VLLM_MODEL": vllm_kit.TINY_VLM_NAME}
+            for backend in ("ollama", "vllm"):  # the same screenshot code, two engines
+                run("describe_screenshot.py", {**seeing, "MEMSCREEN_LLM_BACKEND": backend},
+                    args=(str(shot),))
     say("installing core and the vLLM plugin into the vLLM engine's venv")
     install_into_engine_venv(str(vllm.python))
     offline = {**vllm.env, "MEMSCREEN_VLLM_MODEL": str(vllm.model_dir),

@@ -144,3 +144,24 @@ def test_image_bytes_the_projector_cannot_read_are_an_image_error_not_retried(
             llm.chat(_ask(broken))
         assert "embedding from image" in str(err.value)  # Ollama's own words, kept
         assert len(proxy.bodies("/api/chat")) == 1  # a 500, but not retried: it would fail again
+
+
+def test_cli_chat_sends_images(server: OllamaServer, vision_model: str, tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "shot.png"
+    path.write_bytes(SHOT)
+    env = {"MEMSCREEN_OLLAMA_URL": server.base_url, "MEMSCREEN_OLLAMA_MODEL": vision_model,
+           "MEMSCREEN_OLLAMA_MAX_TOKENS": "2"}
+    plain = run_cli("chat", "-b", "ollama", "--json", QUESTION, env=env)
+    seen = run_cli("chat", "-b", "ollama", "--json", "-i", str(path), QUESTION, env=env)
+    assert plain.returncode == seen.returncode == 0, plain.stderr + seen.stderr
+    tokens = [json.loads(done.stdout)["usage"]["prompt_tokens"] for done in (plain, seen)]
+    assert tokens[1] - tokens[0] >= VISION_IMAGE_TOKENS
+    missing = run_cli("chat", "-b", "ollama", "-i", str(tmp_path / "nope.png"), QUESTION,
+                      env=env)
+    assert missing.returncode == 2 and "no such image file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    blind = run_cli("chat", "-b", "ollama", "-i", str(path), QUESTION,
+                    env={**env, "MEMSCREEN_OLLAMA_MODEL": MODEL})
+    assert blind.returncode == 2 and "cannot see images" in blind.stderr

@@ -24,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
     if args.system:
         messages.append({"role": "system", "content": args.system})
     messages.append({"role": "user", "content": prompt})
+    if args.image:  # loaded, checked and prepared by core, like any app's images
+        messages[-1]["images"] = list(args.image)
     with build_resolved(resolved, config_file=args.config) as llm:  # fallbacks too
         if args.stream:
             deltas = llm.stream(messages)

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", "-b", help="backend name (default: from config)")
     p.add_argument("--model", "-m", help="model name")
     p.add_argument("--system", help="a system message")
+    p.add_argument("--image", "-i", action="append", default=[], metavar="PATH_OR_URL",
+                   help="an image with the prompt (a file, an http(s) or data: URL); repeat "
+                   "for more")
     p.add_argument("--stream", action="store_true", help="print the answer as it arrives")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_set(p)
