@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from memscreen_llm import ContextLengthError
+from memscreen_llm.images import ImageSettings, normalize_messages
+from memscreen_llm.openai_compat import wire_messages
+from memscreen_llm.testing import png
 from memscreen_llm_vllm import _context
 from memscreen_llm_vllm._errors import context_numbers
 
@@ -53,3 +56,14 @@ def test_counting_is_skipped_only_when_the_request_clearly_fits() -> None:
 ])
 def test_context_numbers_from_vllm_messages(message: str, numbers: tuple[int, int] | None) -> None:
     assert context_numbers(message) == numbers
+
+
+def test_wire_messages_put_ollama_style_images_first_as_data_urls() -> None:
+    messages = normalize_messages([{"role": "user", "content": "x", "images": [png(4, 4)]}],
+                                  ImageSettings())
+    sent = wire_messages(messages)
+    assert sent[0]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert sent[0]["content"][1] == {"type": "text", "text": "x"}
+    assert "uuid" not in sent[0]["content"][0]
+    with_ids = wire_messages(messages, image_uuids=True)
+    assert with_ids[0]["content"][0]["uuid"] == messages[0]["content"][0].digest
