@@ -80,7 +80,10 @@ def test_a_screenshot_falls_back_to_the_next_backend_whole(
                         "MEMSCREEN_VLLM_URL": f"http://127.0.0.1:{free_port()}/v1",
                         "MEMSCREEN_VLLM_MAX_RETRIES": "0",
                         "MEMSCREEN_OLLAMA_URL": ollama.base_url,
-                        "MEMSCREEN_OLLAMA_MODEL": VISION_MODEL}.items():
+                        "MEMSCREEN_OLLAMA_MODEL": VISION_MODEL,
+                        # Ollama's own section: max_tokens=4 below is vLLM's. A random
+                        # model's long answer may hit Ollama's repeat guard (an error).
+                        "MEMSCREEN_OLLAMA_MAX_TOKENS": "4"}.items():
         monkeypatch.setenv(name, value)
     chain = create_llm("vllm", model=TINY_VLM_NAME, max_tokens=4)
     with_image = chain.chat([{"role": "user", "content": PROMPT, "images": [SCREENSHOT]}])

@@ -134,6 +134,35 @@ def test_server_down_names_url_and_compose_command() -> None:
         assert 'memscreen-llm compose ollama --path' in str(err.value)
 
 
+# Ollama's runner stops a generation that repeats one token more than 30 times, and then
+# sends no "done": a whole answer comes back as far as it got, without counts. A schema
+# whose one answer is 200 "B"s makes that happen at once (seen in CI from a random model).
+ENDLESS_B = {"type": "json_schema",
+             "json_schema": {"name": "bees", "schema": {"enum": ["B" * 200]}}}
+
+
+def test_an_answer_ollama_broke_off_is_an_error_with_the_partial_text(llm: LLMBase) -> None:
+    async def astream() -> None:
+        async for _ in llm.astream(MESSAGES, max_tokens=400, response_format=ENDLESS_B):
+            pass
+
+    calls = {
+        "chat": lambda: llm.chat(MESSAGES, max_tokens=400, response_format=ENDLESS_B),
+        "stream": lambda: list(llm.stream(MESSAGES, max_tokens=400, response_format=ENDLESS_B)),
+        "achat": lambda: asyncio.run(
+            llm.achat(MESSAGES, max_tokens=400, response_format=ENDLESS_B)),
+        "astream": lambda: asyncio.run(astream()),
+    }
+    for name, call in calls.items():
+        with pytest.raises(StreamInterruptedError) as err:
+            call()
+        partial = err.value.partial
+        assert isinstance(partial, ChatResult), name
+        assert partial.content and partial.content.startswith('"BBBBBBBBBB'), (name, partial)
+        assert len(partial.content) < 201, name  # not the whole answer: it broke off
+        assert "before it was done" in str(err.value), name
+
+
 def test_server_killed_mid_stream_raises_with_partial(own_server: OllamaServer) -> None:
     # ~3,000 tokens/s here: 10,000 tokens at temperature 1 stream for about 3 s.
     llm = create_llm("ollama", base_url=own_server.base_url, model="tiny", temperature=1.0,

@@ -203,7 +203,8 @@ class ResponseParseError(BackendError):
 
 
 class StreamInterruptedError(BackendError):
-    """A stream ended before the engine said it was done; `partial` holds what arrived."""
+    """A stream (or a whole answer the engine streams inside, as Ollama does) ended
+    before the engine said it was done; `partial` holds what arrived."""
 
     def __init__(self, message: str, partial: Any = None) -> None:
         self.partial = partial

@@ -187,6 +187,20 @@ class OllamaLLM(LLMBase):
                                     retry_verdict)
         except CLIENT_ERRORS as exc:
             raise self._failed(exc, clock, params["model"]) from exc
+        return self._finished(response, context)
+
+    def _finished(self, response: Any, context: _truncation.ContextPlan) -> ChatResult:
+        """The result of a whole (not streamed) answer, which Ollama must have finished.
+
+        Ollama streams internally and sends what it has when its runner stops early (its
+        token-repeat guard, a runner failure): no `done`, no token counts. That is an
+        answer broken off, not a short one.
+        """
+        if not response.done:
+            raise StreamInterruptedError(
+                f"Ollama at {redact_url(self.config.base_url)} stopped the answer before it "
+                "was done (its runner ended early, e.g. its guard against endless repeats; "
+                "a lower max_tokens avoids that)", partial=_messages.to_result(response))
         context.check(response.prompt_eval_count)
         return _messages.to_result(response)
 
@@ -280,8 +294,7 @@ class OllamaLLM(LLMBase):
                 clock, functools.partial(self._aclient().chat, **params), retry_verdict)
         except CLIENT_ERRORS as exc:
             raise self._failed(exc, clock, params["model"]) from exc
-        context.check(response.prompt_eval_count)
-        return _messages.to_result(response)
+        return self._finished(response, context)
 
     async def _astream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         params = self._params(request)
