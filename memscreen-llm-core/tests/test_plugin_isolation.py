@@ -108,9 +108,7 @@ def test_a_real_ctrl_c_still_interrupts_while_a_plugin_runs(
         [sys.executable, "-m", "memscreen_llm.cli", "backends", "--json"],
         env=clean_env(PYTHONPATH=str(site), MEMSCREEN_LLM_PLUGIN_IMPORT_TIMEOUT="60"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        # Ctrl-C as a terminal's user has it: a shell's background job (a CI runner's,
-        # say) starts with SIGINT ignored, and Python then keeps it ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        preexec_fn=kit.sigint_as_from_a_terminal)
     try:
         deadline = time.monotonic() + 30
         while not marker.exists():  # the plugin's code is running now

@@ -19,7 +19,7 @@ import pytest
 
 from memscreen_llm import BackendUnavailableError, ChatResult, create_llm, join_deltas, otel
 from memscreen_llm.bench import Level, RequestRecord, Workload, run_bench
-from memscreen_llm.testing import SEA_MESSAGES, free_port, run_cli
+from memscreen_llm.testing import SEA_MESSAGES, free_port, run_cli, sigint_as_from_a_terminal
 from memscreen_llm_ollama.testing import MODEL, OllamaServer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -96,7 +96,7 @@ def test_ctrl_c_prints_the_partial_results(server: OllamaServer) -> None:
     env = {**os.environ, **_env(server)}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=env,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               preexec_fn=sigint_as_from_a_terminal)
     try:
         progress = _lines(process.stderr)
         first = progress.get(timeout=90)  # printed when the first level (3 s) is done

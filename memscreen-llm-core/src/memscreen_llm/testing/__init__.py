@@ -16,8 +16,9 @@ errors, partial streams, sockets and secrets.
 
 Helpers for a plugin's own tests: `free_port()`, `loud_skip(reason)`, `clean_env(monkeypatch)`
 (and the `memscreen_clean_env` fixture), `run_cli(*args)` (the CLI in a fresh interpreter,
-MEMSCREEN_* and API-key variables removed), `imported_by_discovery(*sdks)` (what
-`memscreen-llm backends` imports of them), `async_rounds(llm, messages)` (achat/astream in
+MEMSCREEN_* and API-key variables removed), `sigint_as_from_a_terminal` (the `preexec_fn`
+of a child a test Ctrl-Cs), `imported_by_discovery(*sdks)` (what `memscreen-llm backends`
+imports of them), `async_rounds(llm, messages)` (achat/astream in
 fresh event loops), `write_parser_plugin(folder)` (a parser plugin distribution with
 `test-think` / `test-calls`) and, for images, `png(w, h)`, `data_url(bytes)` and
 `image_server(bytes)` (a loopback server handing one out; stdlib only). `FaultServer` is
@@ -35,7 +36,13 @@ from ._compose import (
     compose_binary_or_skip,
 )
 from ._contract import BackendContract
-from ._env import ENV_PREFIXES, clean_env, imported_by_discovery, run_cli
+from ._env import (
+    ENV_PREFIXES,
+    clean_env,
+    imported_by_discovery,
+    run_cli,
+    sigint_as_from_a_terminal,
+)
 from ._fault_contract import FaultContract
 from ._images import data_url, image_server, png
 from ._parsers import write_parser_plugin
@@ -77,6 +84,7 @@ __all__ = [
     "open_sockets",
     "png",
     "run_cli",
+    "sigint_as_from_a_terminal",
     "thread_count",
     "write_parser_plugin",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -68,3 +69,10 @@ def imported_by_discovery(*packages: str) -> list[str]:
                           text=True, env=_clean_environ(), check=True, timeout=120)
     modules: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return modules
+
+
+def sigint_as_from_a_terminal() -> None:
+    """`preexec_fn` for a child a test will Ctrl-C: SIGINT at its default, as a terminal's
+    user has it. A shell's background job (a CI runner's, say) starts with SIGINT
+    ignored, and Python keeps it ignored, so the child would never see the Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
