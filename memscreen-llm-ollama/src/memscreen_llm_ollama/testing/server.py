@@ -56,10 +56,17 @@ Call one as <tool_call>{"name": ..., "arguments": ...}</tool_call>.<|im_end|>
 # num_predict: random weights never produce EOS; without a limit Ollama
 # generates through context shifts until its token-repeat guard aborts the
 # stream (at temperature 0 after ~1900 tokens, with no final "done" message).
+# repeat_penalty: that guard (one token more than 30 times in a row) also cuts
+# short answers of a random model, which the backend rightly reports as
+# StreamInterruptedError; tests that send num_predict 384 (MemScreen's) hit it
+# in ~2% of calls at Ollama's default 1.1, none of 780 at 1.5. Requests that
+# send their own repeat_penalty override it.
 PARAMETERS: dict[str, Any] = {
     "num_thread": 1,
     "num_ctx": 512,
     "num_predict": 64,
+    "repeat_penalty": 1.5,
+    "repeat_last_n": 64,
     "stop": ["<|im_end|>"],
 }
 
